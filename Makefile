@@ -1,0 +1,93 @@
+# Top-level driver: see README.md.  Everything generated goes to build/.
+SHELL := /bin/bash
+TOP := $(CURDIR)
+B := $(TOP)/build
+KSRC := $(B)/linux
+DEBUG ?= 0
+ifeq ($(DEBUG),1)
+KOBJ := $(B)/kernel-debug
+FRAGMENTS := kernel/config/vm.config kernel/config/debug.config
+else ifeq ($(DEBUG),0)
+KOBJ := $(B)/kernel
+FRAGMENTS := kernel/config/vm.config
+else
+$(error DEBUG must be 0 or 1, not '$(DEBUG)')
+endif
+BZIMAGE := $(KOBJ)/arch/x86/boot/bzImage
+BASE_OBJ := $(B)/baseline/obj
+export CCACHE_DIR ?= $(B)/ccache
+
+# Out-of-tree modules, built from a copy under build/modules/.
+MODULES := tests/module:mmu_update_test
+SELFTESTS := $(KSRC)/tools/testing/selftests
+TEST_PROGS := pte_update
+TEST_CFLAGS := -O2 -g -Wall -Wno-sign-compare -I$(SELFTESTS) -Itests
+
+VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(B)/vm
+
+.PHONY: all patches deps kernel baseline modules tests test demo vm bench check clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo        build, boot and show the update notifier at work"
+	@echo "make test        build everything, run every test in the VM"
+	@echo "make vm CMD=...  run CMD as root in the VM (exit status is CMD's)"
+	@echo "make bench       fault throughput: unpatched vs patched kernel"
+	@echo "make check       checkpatch --strict on the series and modules"
+	@echo "make patches     export build/linux's series branch to kernel/patches"
+	@echo "make clean       remove build/ (keeps the ccache)"
+	@echo "variables: DEBUG=1 (lockdep, KASAN, kmemleak), VM_ACCEL=kvm"
+
+all: kernel modules tests
+
+deps:
+	@scripts/install-deps.sh
+
+kernel: deps
+	@kernel/scripts/prepare.sh $(KSRC)
+	@kernel/scripts/build.sh $(KSRC) $(KOBJ) $(FRAGMENTS)
+
+baseline: deps
+	@kernel/scripts/prepare.sh $(B)/baseline/src --baseline
+	@kernel/scripts/build.sh $(B)/baseline/src $(BASE_OBJ) kernel/config/vm.config
+
+modules: kernel
+	@set -e; for m in $(MODULES); do \
+		src=$${m%%:*}; name=$${m##*:}; dst=$(B)/modules/$$name; \
+		mkdir -p $$dst; \
+		rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+			--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
+			$$src/ $$dst/ --filter='P *.o' --filter='P *.ko' --filter='P .*.cmd' \
+			--filter='P *.mod*' --filter='P Module.symvers' --filter='P modules.order'; \
+		echo "  MODULE  $$name"; \
+		$(MAKE) -s -C $(KOBJ) M=$$dst modules; \
+	done
+
+tests: kernel
+	@mkdir -p $(B)/tests
+	@set -e; for t in $(TEST_PROGS); do \
+		echo "  CC      tests/$$t"; \
+		gcc $(TEST_CFLAGS) -o $(B)/tests/$$t tests/$$t.c -pthread; \
+	done
+
+test: modules tests
+	@set +e; $(VM) -- tests/run-in-vm.sh | tee $(B)/test-output.log; \
+	rc=$${PIPESTATUS[0]}; \
+	scripts/summarize.sh $(B)/test-output.log $(B)/vm/console.log $$rc
+
+vm: modules tests
+	@if [ -z "$(CMD)" ]; then echo "make vm: give CMD='...'" >&2; exit 2; fi
+	@$(VM) -- sh -c '$(subst ','\'',$(CMD))'
+
+demo: modules tests
+	@$(VM) -- tests/demo.sh
+
+patches:
+	@kernel/scripts/export.sh
+
+check: kernel
+	@scripts/check.sh $(KSRC)
+
+clean:
+	@find $(B) -mindepth 1 -maxdepth 1 ! -name ccache -exec rm -rf {} +
+	@echo "  CLEAN   build/ (ccache kept)"
