@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The mmu notifier update op seen from userspace, through the
+ * mmu_update_test module: which faults report, with which address, pfn,
+ * order and permission, and whether the sequence validates.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "module/mmu_update_test.h"
+
+#define PAGE		4096UL
+#define HPAGE		(2UL << 20)
+
+static int read_events(int fd, struct mut_event *ev, unsigned int room)
+{
+	struct mut_read r = { .events = (uintptr_t)ev, .count = room };
+
+	if (ioctl(fd, MUT_IOC_READ, &r))
+		return -errno;
+	if (r.lost)
+		return -EOVERFLOW;
+	return r.count;
+}
+
+/* Events that overlap [addr, addr + len), in log order. */
+static int events_in(int fd, void *addr, size_t len, struct mut_event *out,
+		     unsigned int room)
+{
+	static struct mut_event all[MUT_MAX_EVENTS];
+	uint64_t lo = (uintptr_t)addr, hi = lo + len;
+	int n, i, k = 0;
+
+	n = read_events(fd, all, MUT_MAX_EVENTS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (all[i].end <= lo || all[i].start >= hi)
+			continue;
+		if (k == (int)room)
+			return -ENOSPC;
+		out[k++] = all[i];
+	}
+	return k;
+}
+
+/* The pfn mapped at addr, 0 if not present. */
+static uint64_t pagemap_pfn(void *addr)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent), (uintptr_t)addr / PAGE * 8) != 8)
+		ent = 0;
+	close(fd);
+	if (!(ent & (1ULL << 63)))
+		return 0;
+	return ent & ((1ULL << 55) - 1);
+}
+
+/* A mapping of len bytes at an address aligned to align. */
+static void *map_aligned(size_t len, size_t align, int prot, int flags, int fd)
+{
+	char *area, *p;
+
+	area = mmap(NULL, len + align, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return MAP_FAILED;
+	p = (char *)(((uintptr_t)area + align - 1) & ~(align - 1));
+	if (mmap(p, len, prot, flags | MAP_FIXED, fd, 0) == MAP_FAILED)
+		return MAP_FAILED;
+	return p;
+}
+
+static int shmem_fd(size_t len, unsigned int flags)
+{
+	int fd = memfd_create("pte_update", flags);
+
+	if (fd >= 0 && ftruncate(fd, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+FIXTURE(mut) {
+	int dev;
+	struct mut_event ev[MUT_MAX_EVENTS];
+};
+
+FIXTURE_SETUP(mut)
+{
+	self->dev = open(MUT_DEV, O_RDWR);
+	ASSERT_GE(self->dev, 0) TH_LOG("open %s: %s", MUT_DEV, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(mut)
+{
+	close(self->dev);
+}
+
+/* Each event must describe exactly what pagemap shows mapped. */
+static void check_against_pagemap(struct __test_metadata *_metadata,
+				  struct mut_event *ev, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t a;
+
+		ASSERT_EQ(0, ev[i].start % PAGE);
+		ASSERT_LT(ev[i].start, ev[i].end);
+		for (a = ev[i].start; a < ev[i].end; a += PAGE)
+			ASSERT_EQ(ev[i].pfn + (a - ev[i].start) / PAGE,
+				  pagemap_pfn((void *)(uintptr_t)a));
+	}
+}
+
+TEST_F(mut, shmem_write_fault_one_update_per_page)
+{
+	const int pages = 16;
+	char *p;
+	int fd, i, n;
+
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+
+	for (i = 0; i < pages; i++)
+		p[i * PAGE] = i;
+
+	n = events_in(self->dev, p, pages * PAGE, self->ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(pages, n);
+	for (i = 0; i < pages; i++) {
+		ASSERT_EQ((uintptr_t)(p + i * PAGE), self->ev[i].start);
+		ASSERT_EQ(self->ev[i].start + PAGE, self->ev[i].end);
+		ASSERT_EQ(0, self->ev[i].order);
+		ASSERT_EQ(MUT_SRC_MM, self->ev[i].source);
+		ASSERT_TRUE(self->ev[i].flags & MUT_EV_WRITE);
+		ASSERT_TRUE(self->ev[i].flags & MUT_EV_VALID);
+		ASSERT_NE(0, self->ev[i].pfn);
+	}
+	check_against_pagemap(_metadata, self->ev, n);
+
+	/* Faults on present entries install nothing new. */
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_CLEAR));
+	for (i = 0; i < pages; i++)
+		p[i * PAGE] += 1;
+	ASSERT_EQ(0, events_in(self->dev, p, pages * PAGE, self->ev, 1));
+}
+
+TEST_F(mut, shmem_read_fault_read_only_mapping)
+{
+	const int pages = 8;
+	volatile char *p;
+	int fd, i, n;
+
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, pages * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+
+	for (i = 0; i < pages; i++)
+		(void)p[i * PAGE];
+
+	n = events_in(self->dev, (void *)p, pages * PAGE, self->ev,
+		      MUT_MAX_EVENTS);
+	ASSERT_EQ(pages, n);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ((uintptr_t)(p + i * PAGE), self->ev[i].start);
+		ASSERT_EQ(PAGE, self->ev[i].end - self->ev[i].start);
+		ASSERT_FALSE(self->ev[i].flags & MUT_EV_WRITE);
+		ASSERT_TRUE(self->ev[i].flags & MUT_EV_VALID);
+	}
+	check_against_pagemap(_metadata, self->ev, n);
+}
+
+TEST_F(mut, fault_around_reports_mapped_folio_ranges)
+{
+	const int pages = 16;	/* the default fault_around_bytes */
+	char buf[PAGE];
+	volatile char *p;
+	int fd, i, n, covered = 0, present = 0;
+
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	/* In the page cache, not mapped anywhere. */
+	for (i = 0; i < pages; i++) {
+		memset(buf, i + 1, sizeof(buf));
+		ASSERT_EQ(PAGE, pwrite(fd, buf, PAGE, i * PAGE));
+	}
+	p = map_aligned(pages * PAGE, HPAGE, PROT_READ, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+
+	ASSERT_EQ(1, p[0]);
+
+	n = events_in(self->dev, (void *)p, pages * PAGE, self->ev,
+		      MUT_MAX_EVENTS);
+	ASSERT_GT(n, 0);
+	/* One event per contiguous range, not one per page. */
+	ASSERT_LE(n, pages);
+	check_against_pagemap(_metadata, self->ev, n);
+	for (i = 0; i < n; i++) {
+		covered += (self->ev[i].end - self->ev[i].start) / PAGE;
+		ASSERT_TRUE(self->ev[i].flags & MUT_EV_VALID);
+		ASSERT_FALSE(self->ev[i].flags & MUT_EV_WRITE);
+		if (i) {	/* adjacent ranges only split where pfns do */
+			ASSERT_TRUE(self->ev[i].start != self->ev[i - 1].end ||
+				    self->ev[i].pfn != self->ev[i - 1].pfn +
+				    (self->ev[i - 1].end -
+				     self->ev[i - 1].start) / PAGE);
+		}
+	}
+	for (i = 0; i < pages; i++)
+		present += !!pagemap_pfn((void *)(p + i * PAGE));
+	/* Fault-around mapped more than the faulting page... */
+	ASSERT_GT(present, 1);
+	/* ...and every page it mapped was reported exactly once. */
+	ASSERT_EQ(present, covered);
+}
+
+TEST_F(mut, shmem_thp_reports_one_pmd)
+{
+	char *p;
+	int fd, n;
+
+	fd = shmem_fd(HPAGE, 0);
+	ASSERT_GE(fd, 0);
+	p = map_aligned(HPAGE, HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, HPAGE, MADV_HUGEPAGE));
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+
+	p[12345] = 1;
+
+	n = events_in(self->dev, p, HPAGE, self->ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(1, n);
+	ASSERT_EQ((uintptr_t)p, self->ev[0].start);
+	ASSERT_EQ(HPAGE, self->ev[0].end - self->ev[0].start);
+	ASSERT_EQ(9, self->ev[0].order);
+	ASSERT_TRUE(self->ev[0].flags & MUT_EV_WRITE);
+	ASSERT_TRUE(self->ev[0].flags & MUT_EV_VALID);
+	check_against_pagemap(_metadata, self->ev, n);
+}
+
+TEST_F(mut, hugetlb_2m_reports_one_update)
+{
+	char *p;
+	int fd, n;
+
+	fd = shmem_fd(2 * HPAGE, MFD_HUGETLB);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+
+	p[HPAGE + 77] = 1;
+	(void)*(volatile char *)p;
+
+	n = events_in(self->dev, p, 2 * HPAGE, self->ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(2, n);
+	ASSERT_EQ((uintptr_t)p + HPAGE, self->ev[0].start);
+	ASSERT_EQ((uintptr_t)p, self->ev[1].start);
+	ASSERT_EQ(HPAGE, self->ev[0].end - self->ev[0].start);
+	ASSERT_EQ(9, self->ev[0].order);
+	ASSERT_EQ(9, self->ev[1].order);
+	/* A shared writable hugetlb mapping is mapped writable on read too. */
+	ASSERT_TRUE(self->ev[0].flags & MUT_EV_WRITE);
+	ASSERT_TRUE(self->ev[0].flags & MUT_EV_VALID);
+	ASSERT_TRUE(self->ev[1].flags & MUT_EV_VALID);
+	check_against_pagemap(_metadata, self->ev, n);
+}
+
+TEST_F(mut, anonymous_and_private_cow_report_nothing)
+{
+	const int pages = 8;
+	char *anon, *priv;
+	int fd, i;
+
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+	anon = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, anon);
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	priv = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		    fd, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+
+	for (i = 0; i < pages; i++) {
+		anon[i * PAGE] = 1;
+		priv[i * PAGE] = 1;	/* a COWed anonymous copy */
+	}
+	ASSERT_EQ(0, events_in(self->dev, anon, pages * PAGE, self->ev, 1));
+	ASSERT_EQ(0, events_in(self->dev, priv, pages * PAGE, self->ev, 1));
+}
+
+TEST_F(mut, unsubscribed_mm_reports_nothing)
+{
+	const int pages = 4;
+	char *p;
+	int fd, i, status;
+	pid_t pid;
+
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+
+	/* No subscription yet: this file hears nothing. */
+	p[0] = 1;
+	ASSERT_EQ(0, events_in(self->dev, p, pages * PAGE, self->ev, 1));
+
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+	ASSERT_EQ(0, madvise(p, pages * PAGE, MADV_DONTNEED));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* The child's mm has no subscriber. */
+		for (i = 0; i < pages; i++)
+			p[i * PAGE] = 2;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	ASSERT_EQ(0, events_in(self->dev, p, pages * PAGE, self->ev, 1));
+}
+
+TEST_F(mut, interval_subscribers_only_for_their_range)
+{
+	const int pages = 8;
+	struct mut_interval a = { .length = 2 * PAGE };
+	struct mut_interval b = { .length = 2 * PAGE };
+	char *p;
+	int fd, n, i;
+
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	a.start = (uintptr_t)p;
+	b.start = (uintptr_t)p + 4 * PAGE;
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_RANGE, &a));
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_RANGE, &b));
+	ASSERT_NE(a.id, b.id);
+
+	p[0] = 1;		/* in a */
+	p[PAGE] = 1;		/* in a */
+	p[2 * PAGE] = 1;	/* in neither */
+	p[5 * PAGE] = 1;	/* in b */
+
+	n = events_in(self->dev, p, pages * PAGE, self->ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(3, n);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(a.id, self->ev[i].source);
+		ASSERT_EQ((uintptr_t)p + i * PAGE, self->ev[i].start);
+		ASSERT_TRUE(self->ev[i].flags & MUT_EV_VALID);
+	}
+	ASSERT_EQ(b.id, self->ev[2].source);
+	ASSERT_EQ((uintptr_t)p + 5 * PAGE, self->ev[2].start);
+	ASSERT_TRUE(self->ev[2].flags & MUT_EV_VALID);
+	check_against_pagemap(_metadata, self->ev, n);
+}
+
+/* Race an invalidation into the window between the PTE read and validation. */
+struct racer {
+	char *addr;
+};
+
+static void *fault_thread(void *arg)
+{
+	struct racer *r = arg;
+
+	*(volatile char *)r->addr = 42;
+	return NULL;
+}
+
+enum inval { PUNCH, DONTNEED };
+
+static void window_race(struct __test_metadata *_metadata, int dev,
+			struct mut_event *ev, bool interval, enum inval how,
+			unsigned int mfd_flags, size_t unit)
+{
+	struct mut_interval iv = { .length = unit };
+	struct racer r;
+	pthread_t t;
+	char *p;
+	int fd, n;
+
+	fd = shmem_fd(unit, mfd_flags);
+	ASSERT_GE(fd, 0);
+	p = map_aligned(unit, unit, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	if (interval) {
+		iv.start = (uintptr_t)p;
+		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_RANGE, &iv));
+	} else {
+		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_MM));
+	}
+
+	ASSERT_EQ(0, ioctl(dev, MUT_IOC_HOLD));
+	r.addr = p;
+	ASSERT_EQ(0, pthread_create(&t, NULL, fault_thread, &r));
+	/* The fault installed the entry and is held before validating. */
+	ASSERT_EQ(0, ioctl(dev, MUT_IOC_WAIT_HELD));
+	if (how == PUNCH) {
+		ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+				       FALLOC_FL_KEEP_SIZE, 0, unit));
+	} else {
+		ASSERT_EQ(0, madvise(p, unit, MADV_DONTNEED));
+	}
+	ASSERT_EQ(0, ioctl(dev, MUT_IOC_RELEASE));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+
+	n = events_in(dev, p, unit, ev, MUT_MAX_EVENTS);
+	/* The held update, then the refault after the zap. */
+	ASSERT_EQ(2, n);
+	ASSERT_FALSE(ev[0].flags & MUT_EV_VALID);
+	ASSERT_TRUE(ev[1].flags & MUT_EV_VALID);
+	ASSERT_EQ(ev[1].pfn, pagemap_pfn(p));
+	ASSERT_EQ(42, p[0]);
+}
+
+TEST_F(mut, punch_hole_in_window_fails_validation)
+{
+	window_race(_metadata, self->dev, self->ev, false, PUNCH, 0, PAGE);
+}
+
+TEST_F(mut, punch_hole_in_window_fails_interval_validation)
+{
+	window_race(_metadata, self->dev, self->ev, true, PUNCH, 0, PAGE);
+}
+
+TEST_F(mut, dontneed_in_window_fails_validation)
+{
+	window_race(_metadata, self->dev, self->ev, false, DONTNEED, 0, PAGE);
+}
+
+TEST_F(mut, dontneed_in_window_fails_interval_validation)
+{
+	window_race(_metadata, self->dev, self->ev, true, DONTNEED, 0, PAGE);
+}
+
+TEST_F(mut, hugetlb_punch_in_window_fails_validation)
+{
+	window_race(_metadata, self->dev, self->ev, false, PUNCH,
+		    MFD_HUGETLB, HPAGE);
+}
+
+/*
+ * munmap needs the locks the fault holds, so it cannot land inside the
+ * callback: validate a logged update again after it, as a subscriber that
+ * defers its work would.
+ */
+static void munmap_after(struct __test_metadata *_metadata, int dev,
+			 struct mut_event *ev, bool interval, bool unmap)
+{
+	struct mut_interval iv = { .length = 2 * PAGE };
+	char *p;
+	int fd, n;
+
+	fd = shmem_fd(2 * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	if (interval) {
+		iv.start = (uintptr_t)p;
+		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_RANGE, &iv));
+	} else {
+		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_MM));
+	}
+	p[0] = 1;
+	n = events_in(dev, p, 2 * PAGE, ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(1, n);
+	ASSERT_TRUE(ev[0].flags & MUT_EV_VALID);
+	ASSERT_EQ(1, ioctl(dev, MUT_IOC_REVALIDATE, ev[0].index));
+	if (unmap) {
+		ASSERT_EQ(0, munmap(p, 2 * PAGE));
+		ASSERT_EQ(0, ioctl(dev, MUT_IOC_REVALIDATE, ev[0].index));
+	} else {
+		/* Faults elsewhere are no invalidation. */
+		p[PAGE] = 1;
+		ASSERT_EQ(1, ioctl(dev, MUT_IOC_REVALIDATE, ev[0].index));
+	}
+}
+
+TEST_F(mut, munmap_fails_later_validation)
+{
+	munmap_after(_metadata, self->dev, self->ev, false, true);
+}
+
+TEST_F(mut, munmap_fails_later_interval_validation)
+{
+	munmap_after(_metadata, self->dev, self->ev, true, true);
+}
+
+TEST_F(mut, stays_valid_without_invalidation)
+{
+	munmap_after(_metadata, self->dev, self->ev, true, false);
+}
+
+TEST_F(mut, bad_ioctls)
+{
+	struct mut_interval iv = { .start = 0, .length = 0 };
+
+	ASSERT_EQ(-1, ioctl(self->dev, MUT_IOC_SUBSCRIBE_RANGE, &iv));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, ioctl(self->dev, MUT_IOC_REVALIDATE, 12345));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, ioctl(self->dev, _IO('M', 0x7f)));
+	ASSERT_EQ(ENOTTY, errno);
+	ASSERT_EQ(-1, ioctl(self->dev, MUT_IOC_READ, (void *)16));
+	ASSERT_EQ(EFAULT, errno);
+	ASSERT_EQ(-1, ioctl(self->dev, MUT_IOC_WAIT_HELD));
+	ASSERT_EQ(ETIMEDOUT, errno);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+	ASSERT_EQ(-1, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+	ASSERT_EQ(EBUSY, errno);
+}
+
+TEST_HARNESS_MAIN
