@@ -17,13 +17,16 @@ BZIMAGE := $(KOBJ)/arch/x86/boot/bzImage
 BASE_OBJ := $(B)/baseline/obj
 export CCACHE_DIR ?= $(B)/ccache
 
-# Out-of-tree modules, built from a copy under build/modules/.
-MODULES := tests/module:mmu_update_test
+# Out-of-tree modules (a directory with a Kbuild each), built from a copy
+# under build/modules/<directory name>/.
+MODULE_DIRS := tests/mmu_update_test $(wildcard udmabuf hmm-mirror)
 SELFTESTS := $(KSRC)/tools/testing/selftests
-TEST_PROGS := pte_update
+# Every tests/*.c is a test program; tests/NAME.libs adds link flags.
+TEST_PROGS := $(basename $(notdir $(wildcard tests/*.c)))
 TEST_CFLAGS := -O2 -g -Wall -Wno-sign-compare -I$(SELFTESTS) -Itests
 
-VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(B)/vm
+VM_OUT ?= $(B)/vm
+VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(VM_OUT)
 
 .PHONY: all patches deps kernel baseline modules tests test demo vm bench check clean help
 .DEFAULT_GOAL := help
@@ -52,8 +55,9 @@ baseline: deps
 	@kernel/scripts/build.sh $(B)/baseline/src $(BASE_OBJ) kernel/config/vm.config
 
 modules: kernel
-	@set -e; for m in $(MODULES); do \
-		src=$${m%%:*}; name=$${m##*:}; dst=$(B)/modules/$$name; \
+	@set -e; for src in $(MODULE_DIRS); do \
+		[ -f $$src/Kbuild ] || continue; \
+		name=$$(basename $$src); dst=$(B)/modules/$$name; \
 		mkdir -p $$dst; \
 		rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 			--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
@@ -67,13 +71,14 @@ tests: kernel
 	@mkdir -p $(B)/tests
 	@set -e; for t in $(TEST_PROGS); do \
 		echo "  CC      tests/$$t"; \
-		gcc $(TEST_CFLAGS) -o $(B)/tests/$$t tests/$$t.c -pthread; \
+		gcc $(TEST_CFLAGS) -o $(B)/tests/$$t tests/$$t.c -pthread \
+			$$(cat tests/$$t.libs 2>/dev/null); \
 	done
 
 test: modules tests
-	@set +e; $(VM) -- tests/run-in-vm.sh | tee $(B)/test-output.log; \
+	@set +e; $(VM) -- tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; \
-	scripts/summarize.sh $(B)/test-output.log $(B)/vm/console.log $$rc
+	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc
 
 vm: modules tests
 	@if [ -z "$(CMD)" ]; then echo "make vm: give CMD='...'" >&2; exit 2; fi

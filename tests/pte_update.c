@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "module/mmu_update_test.h"
+#include "mmu_update_test/mmu_update_test.h"
 
 #define PAGE		4096UL
 #define HPAGE		(2UL << 20)

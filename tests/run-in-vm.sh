@@ -1,32 +1,22 @@
 #!/bin/sh
-# Runs inside the test VM (make test): load the project's modules, run every
-# test program, print TAP.  The host counts the result lines and scans the
-# kernel log.  Each program runs under a time limit.
+# Runs inside the test VM (make test): every tests/vm.d/*.sh in order, each
+# printing TAP for its own part (loading its modules, running its programs).
+# The host counts the result lines and scans the kernel log.
 top=$(cd "$(dirname "$0")/.." && pwd)
-b=$top/build
+export TOP=$top B=$top/build
+export PATH=$B/tests:$PATH
+
 rc=0
 
-load() {
-	if insmod "$1" 2>/tmp/insmod.err; then
-		echo "ok - insmod $(basename "$1")"
-	else
-		echo "not ok - insmod $(basename "$1"): $(cat /tmp/insmod.err)"
-		rc=1
-	fi
-}
-
-run() {
-	name=$1
-	shift
-	echo "# run $name"
-	timeout -k 5 "${TEST_TIMEOUT:-600}" "$@"
+for part in "$top"/tests/vm.d/*.sh; do
+	echo "# part $(basename "$part")"
+	timeout -k 5 "${PART_TIMEOUT:-1500}" sh "$part"
 	st=$?
-	[ $st = 124 ] && echo "not ok - $name timed out"
+	if [ $st = 124 ] || [ $st = 137 ]; then
+		echo "not ok - $(basename "$part") timed out"
+	fi
 	[ $st = 0 ] || rc=1
-}
+done
 
-load "$b/modules/mmu_update_test/mmu_update_test.ko"
-run pte_update "$b/tests/pte_update"
-
-dmesg > "$b/vm/dmesg.txt"
+dmesg > "$B/vm-dmesg.txt"
 exit $rc

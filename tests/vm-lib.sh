@@ -1,0 +1,35 @@
+# Helpers for tests/vm.d/*.sh (POSIX sh, sourced).  Each part exits non-zero
+# when anything in it failed.
+
+# load MODULE.ko [params]: insmod with a TAP line
+load() {
+	ko=$1
+	shift
+	if insmod "$ko" "$@" 2>/tmp/insmod.err; then
+		echo "ok - insmod $(basename "$ko")"
+	else
+		echo "not ok - insmod $(basename "$ko"): $(cat /tmp/insmod.err)"
+		return 1
+	fi
+}
+
+# unload NAME: rmmod with a TAP line
+unload() {
+	if rmmod "$1" 2>/tmp/rmmod.err; then
+		echo "ok - rmmod $1"
+	else
+		echo "not ok - rmmod $1: $(cat /tmp/rmmod.err)"
+		return 1
+	fi
+}
+
+# run NAME CMD...: a kselftest program under a time limit
+run() {
+	name=$1
+	shift
+	echo "# run $name"
+	timeout -k 5 "${TEST_TIMEOUT:-600}" "$@"
+	st=$?
+	[ $st = 124 ] && echo "not ok - $name timed out"
+	return $st
+}
