@@ -19,7 +19,7 @@ export CCACHE_DIR ?= $(B)/ccache
 
 # Out-of-tree modules (a directory with a Kbuild each), built from a copy
 # under build/modules/<directory name>/.
-MODULE_DIRS := tests/mmu_update_test $(wildcard udmabuf hmm-mirror)
+MODULE_DIRS := $(patsubst %/Kbuild,%,$(wildcard tests/*/Kbuild udmabuf/Kbuild hmm-mirror/Kbuild))
 SELFTESTS := $(KSRC)/tools/testing/selftests
 # Every tests/*.c is a test program; tests/NAME.libs adds link flags.
 TEST_PROGS := $(basename $(notdir $(wildcard tests/*.c)))
@@ -39,16 +39,23 @@ help:
 	@echo "make check       checkpatch --strict on the series and modules"
 	@echo "make patches     export build/linux's series branch to kernel/patches"
 	@echo "make clean       remove build/ (keeps the ccache)"
-	@echo "variables: DEBUG=1 (lockdep, KASAN, kmemleak), VM_ACCEL=kvm"
+	@echo "variables: DEBUG=1 (lockdep, KASAN, kmemleak), VM_ACCEL=kvm,"
+	@echo "  PARTS='20 30' (make test: only tests/vm.d parts with these prefixes),"
+	@echo "  SKIP_KERNEL=1 (do not rebuild the kernel), VM_OUT=DIR"
 
 all: kernel modules tests
 
 deps:
 	@scripts/install-deps.sh
 
+# SKIP_KERNEL=1 uses the kernel already built (several makes at once).
 kernel: deps
+ifeq ($(SKIP_KERNEL),1)
+	@test -f $(BZIMAGE) || { echo "make: SKIP_KERNEL=1 but no $(BZIMAGE)" >&2; exit 1; }
+else
 	@kernel/scripts/prepare.sh $(KSRC)
 	@kernel/scripts/build.sh $(KSRC) $(KOBJ) $(FRAGMENTS)
+endif
 
 baseline: deps
 	@kernel/scripts/prepare.sh $(B)/baseline/src --baseline
@@ -76,7 +83,8 @@ tests: kernel
 	done
 
 test: modules tests
-	@set +e; $(VM) -- tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
+	@mkdir -p $(VM_OUT)
+	@set +e; $(VM) -- env PARTS='$(PARTS)' tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; \
 	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc
 

@@ -11,8 +11,8 @@
 # The script exits with COMMAND's status, 124 when the guest timed out, 125
 # when it died without reporting one (panic, oops, WARN with panic_on_warn).
 #
-# Environment: VM_ACCEL (tcg|kvm, default tcg), VM_MEM (MiB, 4096), VM_SMP (2),
-# VM_HUGEPAGES (2 MiB pages to reserve, 128), VM_TIMEOUT (seconds, 900),
+# Environment: VM_ACCEL (tcg|kvm, default tcg), VM_MEM (MiB, 6144), VM_SMP (2),
+# VM_HUGEPAGES (2 MiB pages to reserve, 1100), VM_TIMEOUT (seconds, 900),
 # VM_ICOUNT=1 (one vCPU, instruction-counted clock, for benchmarks),
 # VM_APPEND (extra kernel parameters).
 set -euo pipefail
@@ -67,14 +67,18 @@ rm -f "$out/console.log" "$out/output.log" "$out/status"
 append="console=ttyS0 root=hostroot rootfstype=9p"
 append+=" rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose ro"
 append+=" init=$top/qemu-config/guest-init panic=-1 oops=panic panic_on_warn=1"
-append+=" hugepages=${VM_HUGEPAGES:-128} transparent_hugepage=madvise"
+append+=" hugepages=${VM_HUGEPAGES:-1100} transparent_hugepage=madvise"
 append+=" vm.build=$top/build vm.cmd=$out/cmd.sh"
+# Parameters the tests need (memory reservations, ...), one file per part.
+for f in "$top"/qemu-config/cmdline.d/*.txt; do
+	[ -f "$f" ] && append+=" $(grep -v '^#' "$f" | tr '\n' ' ')"
+done
 append+=" ${VM_APPEND:-}"
 
 set +e
 timeout --foreground -k 10 "${VM_TIMEOUT:-900}" \
 qemu-system-x86_64 "${accel_args[@]}" "${extra[@]}" \
-	-m "${VM_MEM:-4096}" -smp "$smp" -nographic -no-reboot -nodefaults \
+	-m "${VM_MEM:-6144}" -smp "$smp" -nographic -no-reboot -nodefaults \
 	-kernel "$kernel" -append "$append" \
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=root,mount_tag=hostroot \
