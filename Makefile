@@ -28,7 +28,7 @@ TEST_CFLAGS := -O2 -g -Wall -Wno-sign-compare -I$(SELFTESTS) -Itests
 VM_OUT ?= $(B)/vm
 VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(VM_OUT)
 
-.PHONY: all patches deps kernel baseline modules tests test demo vm bench check clean help
+.PHONY: all patches deps kernel baseline modules tests userspace test demo vm bench check clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -43,7 +43,7 @@ help:
 	@echo "  PARTS='20 30' (make test: only tests/vm.d parts with these prefixes),"
 	@echo "  SKIP_KERNEL=1 (do not rebuild the kernel), VM_OUT=DIR"
 
-all: kernel modules tests
+all: kernel modules tests userspace
 
 deps:
 	@scripts/install-deps.sh
@@ -92,8 +92,18 @@ vm: modules tests
 	@if [ -z "$(CMD)" ]; then echo "make vm: give CMD='...'" >&2; exit 2; fi
 	@$(VM) -- sh -c '$(subst ','\'',$(CMD))'
 
-demo: modules tests
-	@$(VM) -- tests/demo.sh
+USERSPACE_PROGS := $(basename $(notdir $(wildcard userspace/*.c)))
+
+userspace: kernel
+	@mkdir -p $(B)/userspace
+	@set -e; for t in $(USERSPACE_PROGS); do \
+		echo "  CC      userspace/$$t"; \
+		gcc -O2 -g -Wall -o $(B)/userspace/$$t userspace/$$t.c -pthread \
+			$$(cat userspace/$$t.libs 2>/dev/null); \
+	done
+
+demo: modules userspace
+	@$(VM) -- userspace/demo.sh
 
 patches:
 	@kernel/scripts/export.sh
