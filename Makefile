@@ -108,6 +108,9 @@ demo: modules userspace
 patches:
 	@kernel/scripts/export.sh
 
+bench: baseline modules userspace
+	@scripts/bench.sh
+
 check: kernel
 	@scripts/check.sh $(KSRC)
 
