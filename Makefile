@@ -111,8 +111,8 @@ patches:
 bench: baseline modules userspace
 	@scripts/bench.sh
 
-check: kernel
-	@scripts/check.sh $(KSRC)
+check: modules
+	@KOBJ=$(KOBJ) scripts/check.sh
 
 clean:
 	@find $(B) -mindepth 1 -maxdepth 1 ! -name ccache -exec rm -rf {} +

@@ -270,13 +270,27 @@ static long mut_revalidate(struct mut_file *f, unsigned long index)
 		return -EINVAL;
 	}
 	ev = &f->log[index];
-	if (ev->source == MUT_SRC_MM)
+	if (ev->source == MUT_SRC_MM) {
 		retry = mmu_notifier_update_retry(&f->mn, ev->seq);
-	else
-		retry = mmu_interval_read_retry(
-				&f->ranges[ev->source].notifier, ev->seq);
+	} else {
+		struct mmu_interval_notifier *sub;
+
+		sub = &f->ranges[ev->source].notifier;
+		retry = mmu_interval_read_retry(sub, ev->seq);
+	}
 	mutex_unlock(&f->lock);
 	return !retry;
+}
+
+static long mut_wait_held(struct mut_file *f)
+{
+	long ret;
+
+	ret = wait_for_completion_interruptible_timeout(&f->held,
+							MUT_HOLD_TIMEOUT);
+	if (ret < 0)
+		return ret;
+	return ret ? 0 : -ETIMEDOUT;
 }
 
 static long mut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -321,11 +335,7 @@ static long mut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		atomic_set(&f->hold_armed, 1);
 		return 0;
 	case MUT_IOC_WAIT_HELD:
-		ret = wait_for_completion_interruptible_timeout(&f->held,
-							MUT_HOLD_TIMEOUT);
-		if (ret < 0)
-			return ret;
-		return ret ? 0 : -ETIMEDOUT;
+		return mut_wait_held(f);
 	case MUT_IOC_RELEASE:
 		atomic_set(&f->hold_armed, 0);
 		complete_all(&f->release);

@@ -6,6 +6,7 @@
 #ifndef _MMU_UPDATE_TEST_H
 #define _MMU_UPDATE_TEST_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -17,8 +18,8 @@
 #define MUT_SRC_MM		0xff
 
 /* struct mut_event.flags */
-#define MUT_EV_WRITE		(1 << 0)  /* MMU_NOTIFIER_UPDATE_WRITE */
-#define MUT_EV_VALID		(1 << 1)  /* retry check passed in the callback */
+#define MUT_EV_WRITE		_BITUL(0)	/* MMU_NOTIFIER_UPDATE_WRITE */
+#define MUT_EV_VALID		_BITUL(1)	/* validated in the callback */
 
 struct mut_event {
 	__u64 start;

@@ -1,0 +1,69 @@
+#!/bin/bash
+# make check: checkpatch --strict on the series and on the modules' sources,
+# sparse on the modules, and a build of the objects each patch touches at
+# every step of the series (each patch must build).  Exits non-zero on any
+# finding.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+ksrc=$top/build/linux
+kobj=${KOBJ:-$top/build/kernel}
+cp=$ksrc/scripts/checkpatch.pl
+fail=0
+
+say() { printf '%s\n' "$*"; }
+
+say "  CHECK   checkpatch --strict kernel/patches"
+for p in "$top"/kernel/patches/0*.patch; do
+	case "$p" in *0000-cover-letter.patch) continue ;; esac
+	# From inside the tree, so checkpatch knows where it is.
+	out=$(cd "$ksrc" && "$cp" --strict --terse --no-summary \
+		--max-line-length=80 "$p" 2>&1)
+	[ -z "$out" ] || { say "$out"; fail=1; }
+done
+
+srcs=$(cd "$top" && ls tests/*/*.[ch] udmabuf/*.[ch] hmm-mirror/*.[ch] 2>/dev/null)
+say "  CHECK   checkpatch --strict -f $(echo $srcs | wc -w) module sources"
+for f in $srcs; do
+	out=$(cd "$ksrc" && "$cp" --strict --terse --no-summary --no-tree \
+		--max-line-length=80 --ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES \
+		-f "$top/$f" 2>&1)
+	[ -z "$out" ] || { say "$out"; fail=1; }
+done
+
+if command -v sparse >/dev/null; then
+	for d in "$top"/build/modules/*/; do
+		[ -f "$d/Kbuild" ] || continue
+		say "  SPARSE  $(basename "$d")"
+		out=$(make -s -C "$kobj" M="$d" C=2 modules 2>&1 |
+			grep -E 'warning|error' | grep -v 'frame size')
+		[ -z "$out" ] || { say "$out"; fail=1; }
+	done
+else
+	say "check.sh: sparse is not installed" >&2
+	fail=1
+fi
+
+# Each patch builds: compile the C files it touches with the series applied
+# up to it, in a scratch worktree (the kernel config of build/kernel).
+if [ "${CHECK_BISECT:-1}" = 1 ]; then
+	wt=$top/build/bisect/src
+	obj=$top/build/bisect/obj
+	git -C "$ksrc" worktree prune
+	[ -e "$wt/.git" ] || git -C "$ksrc" worktree add -q --detach "$wt" base
+	mkdir -p "$obj"
+	cp "$kobj/.config" "$obj/.config"
+	for c in $(git -C "$ksrc" rev-list --reverse base..series); do
+		subj=$(git -C "$ksrc" log -1 --format=%s "$c")
+		files=$(git -C "$ksrc" diff --name-only "$c~1" "$c" -- '*.c' | sed 's/\.c$/.o/')
+		git -C "$wt" checkout -q --detach "$c"
+		[ -n "$files" ] || { say "  BISECT  $subj: no C files"; continue; }
+		say "  BISECT  $subj: $(echo $files)"
+		if ! out=$(make -s -C "$wt" O="$obj" CC="${CC:-ccache gcc}" \
+			-j"$(nproc)" olddefconfig $files 2>&1); then
+			say "$out" | tail -20
+			fail=1
+		fi
+	done
+fi
+[ $fail = 0 ] && say "  CHECK   clean"
+exit $fail
