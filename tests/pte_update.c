@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/memfd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -286,6 +287,52 @@ TEST_F(mut, hugetlb_2m_reports_one_update)
 	ASSERT_TRUE(self->ev[0].flags & MUT_EV_WRITE);
 	ASSERT_TRUE(self->ev[0].flags & MUT_EV_VALID);
 	ASSERT_TRUE(self->ev[1].flags & MUT_EV_VALID);
+	check_against_pagemap(_metadata, self->ev, n);
+}
+
+TEST_F(mut, hugetlb_1g_reports_one_update)
+{
+	const size_t gpage = 1UL << 30;
+	char *p;
+	int fd, n;
+
+	fd = memfd_create("pte_update", MFD_HUGETLB | MFD_HUGE_1GB);
+	ASSERT_GE(fd, 0);
+	if (ftruncate(fd, gpage))
+		SKIP(return, "no 1 GiB huge page reserved (hugepagesz=1G)");
+	p = map_aligned(gpage, gpage, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+
+	p[gpage - 1] = 1;
+
+	n = events_in(self->dev, p, gpage, self->ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(1, n);
+	ASSERT_EQ((uintptr_t)p, self->ev[0].start);
+	ASSERT_EQ(gpage, self->ev[0].end - self->ev[0].start);
+	ASSERT_EQ(18, self->ev[0].order);
+	ASSERT_TRUE(self->ev[0].flags & MUT_EV_VALID);
+	ASSERT_EQ(self->ev[0].pfn, pagemap_pfn(p));
+	ASSERT_EQ(self->ev[0].pfn + (gpage - PAGE) / PAGE,
+		  pagemap_pfn(p + gpage - PAGE));
+}
+
+TEST_F(mut, shared_anonymous_is_shmem_and_reports)
+{
+	const int pages = 4;
+	char *p;
+	int i, n;
+
+	p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+	for (i = 0; i < pages; i++)
+		p[i * PAGE] = 1;
+	n = events_in(self->dev, p, pages * PAGE, self->ev, MUT_MAX_EVENTS);
+	ASSERT_EQ(pages, n);
+	for (i = 0; i < n; i++)
+		ASSERT_TRUE(self->ev[i].flags & MUT_EV_VALID);
 	check_against_pagemap(_metadata, self->ev, n);
 }
 

@@ -25,5 +25,21 @@ for part in "$top"/tests/vm.d/*.sh; do
 	[ $st = 0 ] || rc=1
 done
 
+# make test DEBUG=1: leaks found by kmemleak fail the run.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	# Objects younger than 5 s are not reported: scan twice.
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	leaks=$(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak)
+	if [ "$leaks" = 0 ]; then
+		echo "ok - kmemleak found no leaks"
+	else
+		echo "not ok - kmemleak found $leaks leaks"
+		sed -n '1,40s/^/# /p' /sys/kernel/debug/kmemleak
+		rc=1
+	fi
+fi
+
 dmesg > "$B/vm-dmesg.txt"
 exit $rc
