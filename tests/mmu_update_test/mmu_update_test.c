@@ -238,22 +238,33 @@ static long mut_subscribe_range(struct mut_file *f, void __user *uarg)
 	return 0;
 }
 
+/*
+ * Copy the log out through a snapshot: copy_to_user() may fault and take
+ * the mmap_lock, which invalidations hold when they take f->lock.
+ */
 static long mut_read(struct mut_file *f, void __user *uarg)
 {
+	struct mut_event *snap;
 	struct mut_read arg;
-	u32 n;
 	long ret = 0;
+	u32 n;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
+	n = min_t(u32, arg.count, MUT_MAX_EVENTS);
+	snap = kvcalloc(max_t(u32, n, 1), sizeof(*snap), GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
 	mutex_lock(&f->lock);
-	n = min(arg.count, f->nr_events);
-	if (n && copy_to_user(u64_to_user_ptr(arg.events), f->log,
-			      n * sizeof(*f->log)))
-		ret = -EFAULT;
+	n = min(n, f->nr_events);
+	memcpy(snap, f->log, n * sizeof(*snap));
 	arg.count = n;
 	arg.lost = f->lost;
 	mutex_unlock(&f->lock);
+	if (n && copy_to_user(u64_to_user_ptr(arg.events), snap,
+			      n * sizeof(*snap)))
+		ret = -EFAULT;
+	kvfree(snap);
 	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
 		ret = -EFAULT;
 	return ret;
