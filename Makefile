@@ -14,6 +14,8 @@ else
 $(error DEBUG must be 0 or 1, not '$(DEBUG)')
 endif
 BZIMAGE := $(KOBJ)/arch/x86/boot/bzImage
+# Out-of-tree modules are built per kernel.
+MODDIR := $(B)/modules$(if $(filter 1,$(DEBUG)),-debug)
 BASE_OBJ := $(B)/baseline/obj
 export CCACHE_DIR ?= $(B)/ccache
 
@@ -64,7 +66,7 @@ baseline: deps
 modules: kernel
 	@set -e; for src in $(MODULE_DIRS); do \
 		[ -f $$src/Kbuild ] || continue; \
-		name=$$(basename $$src); dst=$(B)/modules/$$name; \
+		name=$$(basename $$src); dst=$(MODDIR)/$$name; \
 		mkdir -p $$dst; \
 		rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 			--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
@@ -84,7 +86,7 @@ tests: kernel
 
 test: modules tests
 	@mkdir -p $(VM_OUT)
-	@set +e; $(VM) -- env PARTS='$(PARTS)' tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
+	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; \
 	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc
 

@@ -4,6 +4,8 @@
 # The host counts the result lines and scans the kernel log.
 top=$(cd "$(dirname "$0")/.." && pwd)
 export TOP=$top B=$top/build
+# The out-of-tree modules and the kernel build they belong to.
+export MODDIR=${MODDIR:-$B/modules} KOBJ=${KOBJ:-$B/kernel}
 export PATH=$B/tests:$PATH
 
 rc=0
