@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * udmabuf_race: one thread punches and rewrites ranges of the memfd in a
+ * loop (through the creator's mapping, so its faults drive the eager path),
+ * another punches at random so that invalidations race with those faults,
+ * others read through the udmabuf: its mmap, kernel vmaps and SYNC.  Every
+ * word read must be the memfd's old or new content for that page: a tag of
+ * the right page index, or zero (a hole the lazy path filled).  Once the
+ * writer stops, the udmabuf must equal the memfd, and after everything is
+ * closed no memory may be left behind.  Bounded to a few seconds.
+ */
+#include "udmabuf_lib.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+#define RACE_SECONDS	3
+
+struct race {
+	enum ub_kind kind;
+	int memfd;
+	int dbuf;
+	uint64_t *mem;
+	volatile uint64_t *map;
+	unsigned long npages;
+	unsigned long chunk;		/* pages punched at a time */
+	atomic_uint gen;		/* highest generation written */
+	atomic_bool stop;
+	atomic_ulong bad;		/* words that were neither */
+	int vfd;			/* a vmap held all along */
+	atomic_ulong rounds, punches, reads, vmaps;
+	uint64_t bad_word;
+	unsigned long bad_page;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool word_ok(struct race *r, unsigned long pg, uint64_t w)
+{
+	if (!w)
+		return true;
+	return w >> 48 == TAG_MAGIC && ((w >> 24) & 0xffffff) == pg &&
+	       (w & 0xffffff) >= 1 && (w & 0xffffff) <= atomic_load(&r->gen);
+}
+
+static void check_words(struct race *r, const volatile uint64_t *buf,
+			unsigned long pg)
+{
+	uint64_t a = buf[pg * (PS / 8)];
+	uint64_t b = buf[pg * (PS / 8) + PS / 8 - 1];
+
+	if (!word_ok(r, pg, a) || !word_ok(r, pg, b)) {
+		r->bad_word = word_ok(r, pg, a) ? b : a;
+		r->bad_page = pg;
+		atomic_fetch_add(&r->bad, 1);
+	}
+}
+
+static void write_page(struct race *r, unsigned long pg, unsigned int gen)
+{
+	r->mem[pg * (PS / 8)] = ub_tag(pg, gen);
+	r->mem[pg * (PS / 8) + PS / 8 - 1] = ub_tag(pg, gen);
+}
+
+static void *writer(void *arg)
+{
+	struct race *r = arg;
+	unsigned long first, pg, seed = 1;
+	unsigned int gen;
+
+	while (!atomic_load(&r->stop)) {
+		seed = seed * 1103515245 + 12345;
+		first = (seed >> 8) % (r->npages / r->chunk) * r->chunk;
+		gen = atomic_load(&r->gen) + 1;
+		/* Publish the generation before any page carries it. */
+		atomic_store(&r->gen, gen);
+		ub_punch(r->memfd, first * PS, r->chunk * PS);
+		for (pg = first; pg < first + r->chunk; pg++)
+			write_page(r, pg, gen);
+		atomic_fetch_add(&r->rounds, 1);
+	}
+	return NULL;
+}
+
+/* Punches without writing, to race with the writer's faults. */
+static void *puncher(void *arg)
+{
+	struct race *r = arg;
+	unsigned long first, seed = 7;
+
+	while (!atomic_load(&r->stop)) {
+		seed = seed * 1103515245 + 12345;
+		first = (seed >> 8) % (r->npages / r->chunk) * r->chunk;
+		ub_punch(r->memfd, first * PS, r->chunk * PS);
+		atomic_fetch_add(&r->punches, 1);
+	}
+	return NULL;
+}
+
+static void *map_reader(void *arg)
+{
+	struct race *r = arg;
+	unsigned long pg;
+
+	while (!atomic_load(&r->stop)) {
+		for (pg = 0; pg < r->npages; pg++)
+			check_words(r, r->map, pg);
+		atomic_fetch_add(&r->reads, 1);
+	}
+	return NULL;
+}
+
+static void *vmap_reader(void *arg)
+{
+	struct race *r = arg;
+	size_t size = r->npages * PS;
+	unsigned long pg;
+	uint64_t *copy;
+
+	copy = malloc(size);
+	if (!copy)
+		return NULL;
+	while (!atomic_load(&r->stop)) {
+		if (ub_sync(r->dbuf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ) ||
+		    ub_sync(r->dbuf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ))
+			atomic_fetch_add(&r->bad, 1);
+		if (ub_vmap_read(r->dbuf, 0, copy, size)) {
+			atomic_fetch_add(&r->bad, 1);
+			continue;
+		}
+		for (pg = 0; pg < r->npages; pg++)
+			check_words(r, copy, pg);
+		if (ub_vmap_read_held(r->vfd, 0, copy, size)) {
+			atomic_fetch_add(&r->bad, 1);
+			continue;
+		}
+		for (pg = 0; pg < r->npages; pg++)
+			check_words(r, copy, pg);
+		atomic_fetch_add(&r->vmaps, 1);
+	}
+	free(copy);
+	return NULL;
+}
+
+static void set_param(const char *name, const char *val)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/module/udmabuf/parameters/%s",
+		 name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return;
+	if (write(fd, val, strlen(val)) < 0)
+		perror(path);
+	close(fd);
+}
+
+FIXTURE(race) {
+	int dev;
+};
+
+FIXTURE_VARIANT(race) {
+	enum ub_kind kind;
+	unsigned long npages;
+	unsigned long chunk;
+	const char *meminfo;	/* what must come back after teardown */
+	long slack_kb;
+};
+
+FIXTURE_VARIANT_ADD(race, shmem) {
+	.kind = UB_SHMEM,
+	.npages = 256,
+	.chunk = 4,
+	.meminfo = "Shmem",
+	.slack_kb = 2048,
+};
+
+FIXTURE_VARIANT_ADD(race, hugetlb) {
+	.kind = UB_HUGETLB,
+	.npages = 4 * (HPS / PS),
+	.chunk = HPS / PS,
+	.meminfo = "HugePages_Free",
+	.slack_kb = 0,
+};
+
+FIXTURE_SETUP(race)
+{
+	self->dev = open("/dev/udmabuf", O_RDWR);
+	ASSERT_LE(0, self->dev);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	close(self->dev);
+}
+
+TEST_F_TIMEOUT(race, punch_vs_read, 120)
+{
+	pthread_t w, p, m, v;
+	struct race r = {
+		.kind = variant->kind,
+		.npages = variant->npages,
+		.chunk = variant->chunk,
+	};
+	size_t size = r.npages * PS;
+	long before, after, mis;
+	unsigned long pg;
+	uint64_t *copy;
+	double end;
+
+	before = ub_meminfo(variant->meminfo);
+	r.memfd = ub_memfd(r.kind, size);
+	ASSERT_LE(0, r.memfd);
+	r.mem = ub_map_memfd(r.kind, r.memfd, size);
+	ASSERT_NE(NULL, r.mem);
+	atomic_store(&r.gen, 1);
+	for (pg = 0; pg < r.npages; pg++)
+		write_page(&r, pg, 1);
+	r.dbuf = ub_create(self->dev, r.memfd, 0, size);
+	ASSERT_LE(0, r.dbuf);
+	r.map = mmap(NULL, size, PROT_READ, MAP_SHARED, r.dbuf, 0);
+	ASSERT_NE(MAP_FAILED, r.map);
+	r.vfd = ub_vmap_hold(r.dbuf);
+	ASSERT_LE(0, r.vfd);
+
+	/* Widen the window between a fault and its validation. */
+	set_param("update_delay_us", "200");
+	ASSERT_EQ(0, pthread_create(&w, NULL, writer, &r));
+	ASSERT_EQ(0, pthread_create(&p, NULL, puncher, &r));
+	ASSERT_EQ(0, pthread_create(&m, NULL, map_reader, &r));
+	ASSERT_EQ(0, pthread_create(&v, NULL, vmap_reader, &r));
+	end = now() + RACE_SECONDS;
+	while (now() < end && !atomic_load(&r.bad))
+		usleep(10000);
+	atomic_store(&r.stop, true);
+	pthread_join(w, NULL);
+	pthread_join(p, NULL);
+	pthread_join(m, NULL);
+	pthread_join(v, NULL);
+	set_param("update_delay_us", "0");
+	ksft_print_msg("%lu rewrites, %lu punches, %lu mmap passes, %lu vmap passes\n",
+		       atomic_load(&r.rounds), atomic_load(&r.punches),
+		       atomic_load(&r.reads), atomic_load(&r.vmaps));
+	if (atomic_load(&r.bad))
+		ksft_print_msg("page %lu: bad word %#llx\n", r.bad_page,
+			       (unsigned long long)r.bad_word);
+	EXPECT_EQ(0, atomic_load(&r.bad));
+	EXPECT_LT(0, atomic_load(&r.rounds));
+	EXPECT_LT(0, atomic_load(&r.reads));
+	mis = -1;
+
+	/* Quiet now: every path must show exactly the memfd's contents. */
+	ASSERT_EQ(0, ub_sync(r.dbuf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	for (pg = 0; pg < r.npages; pg++) {
+		unsigned long w0 = pg * (PS / 8), w1 = w0 + PS / 8 - 1;
+
+		if (r.map[w0] != r.mem[w0] || r.map[w1] != r.mem[w1]) {
+			ksft_print_msg("mmap page %lu: %#llx, memfd %#llx\n",
+				       pg, (unsigned long long)r.map[w0],
+				       (unsigned long long)r.mem[w0]);
+			mis = pg;
+			break;
+		}
+	}
+	EXPECT_EQ(-1, mis);
+	ASSERT_EQ(0, ub_sync(r.dbuf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	mis = -1;
+	copy = malloc(size);
+	ASSERT_NE(NULL, copy);
+	ASSERT_EQ(0, ub_vmap_read(r.dbuf, 0, copy, size));
+	for (pg = 0; pg < r.npages; pg++) {
+		unsigned long w0 = pg * (PS / 8);
+
+		if (copy[w0] != r.mem[w0]) {
+			ksft_print_msg("vmap page %lu: %#llx, memfd %#llx\n",
+				       pg, (unsigned long long)copy[w0],
+				       (unsigned long long)r.mem[w0]);
+			mis = pg;
+			break;
+		}
+	}
+	EXPECT_EQ(-1, mis);
+	mis = -1;
+	ASSERT_EQ(0, ub_vmap_read_held(r.vfd, 0, copy, size));
+	for (pg = 0; pg < r.npages; pg++) {
+		unsigned long w0 = pg * (PS / 8);
+
+		if (copy[w0] != r.mem[w0]) {
+			ksft_print_msg("held vmap page %lu: %#llx, memfd %#llx\n",
+				       pg, (unsigned long long)copy[w0],
+				       (unsigned long long)r.mem[w0]);
+			mis = pg;
+			break;
+		}
+	}
+	EXPECT_EQ(-1, mis);
+	free(copy);
+	close(r.vfd);
+
+	munmap((void *)r.map, size);
+	munmap(r.mem, size);
+	close(r.dbuf);
+	close(r.memfd);
+	after = ub_meminfo(variant->meminfo);
+	ksft_print_msg("%s: %ld before, %ld after\n", variant->meminfo,
+		       before, after);
+	EXPECT_GE(variant->slack_kb, labs(after - before));
+}
+
+TEST_HARNESS_MAIN
