@@ -1,0 +1,36 @@
+# hmm_mirror.ko: the upstream HMM selftest (tools/testing/selftests/mm/
+# hmm-tests.c, built unmodified as hmm_mirror_upstream) against hmm_mirror.ko
+# and, for comparison, against the in-tree lib/test_hmm.ko; then the prefill
+# tests.  Device coherent memory is the range that
+# qemu-config/cmdline.d/30-hmm.txt reserves with memmap=.
+. "$TOP/tests/vm-lib.sh"
+rc=0
+spm=
+if grep -q '^180000000-19fffffff : Reserved' /proc/iomem; then
+	spm="spm_addr_dev0=0x180000000 spm_addr_dev1=0x190000000"
+else
+	echo "# no reserved range for device coherent memory: those tests skip"
+fi
+
+# counters NAME: the module's totals as TAP comments
+counters() {
+	sed "s/^/# $1 /" /sys/kernel/debug/hmm_mirror/stats 2>/dev/null
+}
+
+if load "$MODDIR/hmm-mirror/hmm_mirror.ko" $spm; then
+	run hmm-tests/hmm_mirror "$B/tests/hmm_mirror_upstream" || rc=1
+	counters hmm-tests
+	run hmm_mirror_prefill "$B/tests/hmm_mirror_prefill" || rc=1
+	counters total
+	unload hmm_mirror || rc=1
+else
+	rc=1
+fi
+
+if load "$KOBJ/lib/test_hmm.ko" $spm; then
+	run hmm-tests/test_hmm "$B/tests/hmm_mirror_upstream" || rc=1
+	unload test_hmm || rc=1
+else
+	rc=1
+fi
+exit $rc
