@@ -61,7 +61,8 @@ endif
 
 baseline: deps
 	@kernel/scripts/prepare.sh $(B)/baseline/src --baseline
-	@kernel/scripts/build.sh $(B)/baseline/src $(BASE_OBJ) kernel/config/vm.config
+	@kernel/scripts/build.sh $(B)/baseline/src $(BASE_OBJ) kernel/config/vm.config \
+		kernel/config/baseline.config
 
 modules: kernel
 	@set -e; for src in $(MODULE_DIRS); do \

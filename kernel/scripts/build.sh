@@ -38,22 +38,29 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.fragments" 2>/dev/null)" != "$cfgs
 	(cd "$src" && scripts/kconfig/merge_config.sh -n -O "$obj" \
 		kernel/configs/tiny.config arch/x86/configs/tiny.config \
 		"${frags[@]}" >/dev/null)
+	# What the fragments ask for, the later one winning, must be what
+	# the configuration has.
 	missing=0
+	declare -A want=()
 	for f in "${frags[@]}"; do
 		while IFS= read -r line; do
 			case "$line" in
-			CONFIG_*=n) opt=${line%%=*}
-				if grep -q "^$opt=" "$obj/.config"; then
-					echo "build.sh: $opt is set, $f wants it off" >&2
-					missing=1
-				fi ;;
-			CONFIG_*=*)
-				if ! grep -qxF "$line" "$obj/.config"; then
-					echo "build.sh: $line (from ${f##*/}) did not survive olddefconfig" >&2
-					missing=1
-				fi ;;
+			CONFIG_*=*) want[${line%%=*}]=$line ;;
 			esac
 		done < "$f"
+	done
+	for opt in "${!want[@]}"; do
+		line=${want[$opt]}
+		case "$line" in
+		*=n) if grep -q "^$opt=" "$obj/.config"; then
+			echo "build.sh: $opt is set, the fragments want it off" >&2
+			missing=1
+		     fi ;;
+		*) if ! grep -qxF "$line" "$obj/.config"; then
+			echo "build.sh: $line did not survive olddefconfig" >&2
+			missing=1
+		   fi ;;
+		esac
 	done
 	[ "$missing" = 0 ] || { rm -f "$obj/.config"; exit 1; }
 	echo "$cfgsum" > "$obj/.fragments"
