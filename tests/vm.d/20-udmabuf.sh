@@ -6,7 +6,7 @@ insmod "$drm/drm_shmem_helper.ko" 2>/dev/null
 load "$drm/vgem/vgem.ko" || rc=1
 load "$MODDIR/udmabuf/udmabuf.ko" || exit 1
 load "$MODDIR/udmabuf_vmap/udmabuf_vmap.ko" || rc=1
-for t in ${UDMABUF_TESTS:-udmabuf_upstream udmabuf_errors udmabuf_follow \
+for t in ${UDMABUF_TESTS:-udmabuf_upstream udmabuf_hugetlb_resv udmabuf_errors udmabuf_follow \
 		udmabuf_race}; do
 	run "$t" "$B/tests/$t" || rc=1
 done
