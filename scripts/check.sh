@@ -8,6 +8,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 ksrc=$top/build/linux
 kobj=${KOBJ:-$top/build/kernel}
 cp=$ksrc/scripts/checkpatch.pl
+# Debian's python3, which has python3-ply for the SPDX check.
+export PATH=/usr/bin:$PATH
 fail=0
 
 say() { printf '%s\n' "$*"; }
