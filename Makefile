@@ -111,8 +111,11 @@ demo: modules userspace
 patches:
 	@kernel/scripts/export.sh
 
+# Each part writes build/bench/*.txt; the HMM part also a plot (PNG).
 bench: baseline modules userspace
 	@scripts/bench.sh
+	@scripts/bench-hmm.sh
+	@if [ -x scripts/bench-udmabuf.sh ]; then scripts/bench-udmabuf.sh; fi
 
 check: modules
 	@KOBJ=$(KOBJ) scripts/check.sh

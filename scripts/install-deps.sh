@@ -4,7 +4,7 @@ set -euo pipefail
 
 pkgs=(linux-source-6.12 qemu-system-x86 busybox-static flex bison bc
       libelf-dev libssl-dev cpio ccache xz-utils rsync gcc make libdrm-dev
-      python3 kmod sparse python3-ply)
+      python3 kmod sparse python3-ply python3-git gnuplot-nox)
 pkgs+=("$@")
 
 missing=()
