@@ -1,0 +1,140 @@
+#!/bin/bash
+# udmabuf part of make bench (issue 3): the unpatched 6.12 kernel with its
+# in-tree udmabuf (built in) against the patched kernel with the project's
+# udmabuf.ko, each in its own VM, one after the other.  Under TCG the VM runs
+# with one vCPU and -icount (the guest clock counts instructions), so the
+# numbers repeat across runs.  Writes build/bench/udmabuf.txt (and the raw
+# VM output next to it) and prints the table.
+#
+# Needs: make userspace modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf, and the
+# baseline kernel (make baseline) built with CONFIG_UDMABUF=y.  MODDIR and
+# KOBJ (as in the Makefile) choose other module and kernel build directories.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/bench
+moddir=${MODDIR:-$top/build/modules}
+base_k=$top/build/baseline/obj/arch/x86/boot/bzImage
+patch_k=${KOBJ:-$top/build/kernel}/arch/x86/boot/bzImage
+accel=${VM_ACCEL:-tcg}
+if [ "$accel" = tcg ]; then export VM_ICOUNT=${VM_ICOUNT:-1}; fi
+# 1 GiB of 2 MiB pages for the hugetlb buffer; VM_MEM also has to hold the
+# 1 GiB page of qemu-config/cmdline.d and the 1 GiB shmem memfd.
+export VM_HUGEPAGES=${VM_HUGEPAGES:-520} VM_MEM=${VM_MEM:-4096}
+export VM_TIMEOUT=${VM_TIMEOUT:-600}
+
+fail() { echo "bench-udmabuf: $*" >&2; exit 1; }
+[ -f "$base_k" ] || fail "no baseline kernel at $base_k (make baseline)"
+grep -qx CONFIG_UDMABUF=y "$top/build/baseline/obj/.config" ||
+	fail "the baseline kernel has no in-tree udmabuf (CONFIG_UDMABUF=y)"
+[ -f "$patch_k" ] || fail "no patched kernel at $patch_k (make kernel)"
+[ -f "$moddir/udmabuf/udmabuf.ko" ] ||
+	fail "no $moddir/udmabuf/udmabuf.ko (make modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf)"
+[ -x "$top/build/userspace/udmabuf-bench" ] ||
+	fail "no build/userspace/udmabuf-bench (make userspace SKIP_KERNEL=1)"
+mkdir -p "$out"
+cd "$top"
+
+run() {	# run NAME KERNEL ARGS...
+	local name=$1 kernel=$2
+	shift 2
+	echo "  BENCH   udmabuf-$name" >&2
+	"$top/qemu-config/vm.sh" -k "$kernel" -o "$top/build/vm-ubench-$name" -- \
+		userspace/bench-udmabuf-vm.sh "$@" > "$out/udmabuf-$name.raw" ||
+		fail "the $name VM failed ($?): see $out/udmabuf-$name.raw and" \
+			"build/vm-ubench-$name/console.log"
+}
+run baseline "$base_k"
+run patched "$patch_k" "$moddir"
+
+# get RAW KEY FIELD: the value after FIELD on the line that starts with KEY
+get() {
+	awk -v k="$2" -v f="$3" '$1 == k {
+		for (i = 2; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' \
+		"$out/udmabuf-$1.raw"
+}
+need() {	# need RAW KEY FIELD: as get, failing when missing
+	local v
+	v=$(get "$@")
+	[ -n "$v" ] || fail "no '$2 ... $3' in $out/udmabuf-$1.raw"
+	echo "$v"
+}
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
+	ok = op == ">=" ? v >= t : v == t; print ok ? "met" : "NOT MET" }'; }
+
+{
+	echo "udmabuf bench (issue 3)"
+	echo "kernels: baseline $(awk '$1 == "kernel" { print $2 }' "$out/udmabuf-baseline.raw")" \
+		"(unpatched, in-tree udmabuf built in),"
+	echo "  patched $(awk '$1 == "kernel" { print $2 }' "$out/udmabuf-patched.raw")" \
+		"(update op, project udmabuf.ko)"
+	echo "VM: $accel$( [ "${VM_ICOUNT:-0}" = 1 ] && echo ', 1 vCPU, -icount shift=0 (instruction-counted clock)'),"
+	echo "  VM_MEM=$VM_MEM MiB, VM_HUGEPAGES=$VM_HUGEPAGES; udmabuf size_limit_mb=1024 on both"
+	echo
+
+	echo "1. Write-refault of a punched 256 MiB shmem memfd (65536 pages),"
+	echo "   faults/s of the best of 5 passes; patched kernel"
+	n=$(need patched refault-nobuf faults_per_sec)
+	u=$(need patched refault-buf faults_per_sec)
+	r=$(awk -v n="$n" -v u="$u" 'BEGIN { printf "%.4f", u / n }')
+	printf '   %-34s %10s %10s %12s\n' "" faults/s punch_ms "punch+fault/s"
+	for row in "no udmabuf:patched refault-nobuf" \
+		   "project udmabuf:patched refault-buf" \
+		   "project, follow_faults=0 (info):patched refault-buf-nofollow" \
+		   "baseline kernel, no udmabuf (info):baseline refault-nobuf" \
+		   "baseline, in-tree udmabuf (info):baseline refault-buf"; do
+		label=${row%%:*}
+		set -- ${row#*:}
+		v=$(get "$1" "$2" faults_per_sec)
+		[ -n "$v" ] || continue
+		printf '   %-34s %10s %10s %12s\n' "$label" "$v" \
+			"$(get "$1" "$2" punch_ms)" \
+			"$(get "$1" "$2" cycle_faults_per_sec)"
+	done
+	echo "   ratio udmabuf/none $r  target >= 0.90: $(verdict "$r" 0.9 '>=')"
+	echo
+
+	echo "2. UDMABUF_CREATE_LIST of 1 GiB: 16 items of 64 MiB over one written"
+	echo "   memfd; best of 5 create+close rounds, microseconds (both = ioctl + close)"
+	printf '   %-11s %-6s %12s %12s %10s  %s\n' backing op baseline project \
+		base/proj "target >= 1.0"
+	for key in create-shmem create-hugetlb; do
+		backing=$(need patched $key backing)
+		for op in ioctl close both; do
+			if [ $op = both ]; then
+				b=$(awk -v x="$(need baseline $key ioctl_us)" \
+					-v y="$(need baseline $key close_us)" \
+					'BEGIN { printf "%.1f", x + y }')
+				p=$(awk -v x="$(need patched $key ioctl_us)" \
+					-v y="$(need patched $key close_us)" \
+					'BEGIN { printf "%.1f", x + y }')
+			else
+				b=$(need baseline $key ${op}_us)
+				p=$(need patched $key ${op}_us)
+			fi
+			r=$(awk -v b="$b" -v p="$p" 'BEGIN { printf "%.4f", b / p }')
+			printf '   %-11s %-6s %12s %12s %10s  %s\n' "$backing" "$op" \
+				"$b" "$p" "$r" "$(verdict "$r" 1.0 '>=')"
+		done
+	done
+	echo
+
+	echo "3. Stale reads: punch 64 MiB, then per page write a new value through"
+	echo "   the memfd mapping and read it at once through the udmabuf mmap made"
+	echo "   before the punch; 2 rounds"
+	printf '   %-26s %7s %7s %7s %13s\n' "" reads stale zero "ns/page"
+	for k in baseline:"baseline, in-tree udmabuf" patched:"patched, project udmabuf"; do
+		printf '   %-26s %7s %7s %7s %13s\n' "${k#*:}" \
+			"$(need ${k%%:*} stale reads)" "$(need ${k%%:*} stale stale)" \
+			"$(need ${k%%:*} stale zero)" "$(need ${k%%:*} stale ns_per_page)"
+	done
+	s=$(need patched stale stale)
+	echo "   patched stale reads $s  target == 0: $(verdict "$s" 0 '==')"
+	eb=$(get patched stats-before eager_pages)
+	ea=$(get patched stats-after eager_pages)
+	lb=$(get patched stats-before lazy_pages)
+	la=$(get patched stats-after lazy_pages)
+	if [ -n "$ea" ]; then
+		echo "   project udmabuf pages swapped in part 3: eager $((ea - eb)), lazy $((la - lb))"
+	fi
+} > "$out/udmabuf.txt"
+cat "$out/udmabuf.txt"

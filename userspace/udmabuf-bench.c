@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * udmabuf-bench: udmabuf measurements for make bench (scripts/bench-udmabuf.sh).
+ *
+ *   udmabuf-bench refault [--mib M] [--reps R] [--udmabuf]
+ *	A shmem memfd of M MiB (default 256, sealed F_SEAL_SHRINK) mapped
+ *	MAP_SHARED and written; with --udmabuf a udmabuf is created over all
+ *	of it.  Then R times (default 5): punch the whole range, time writing
+ *	one byte in every page through the memfd mapping.  Prints the faults
+ *	per second of the fastest pass, the fastest punch, and the pages per
+ *	second of the fastest punch + refault (with a udmabuf, the punched
+ *	pages are freed by the refault, not by the punch).
+ *
+ *   udmabuf-bench create [--mib M] [--items N] [--reps R] [--hugetlb]
+ *	A memfd of M MiB (default 1024; 2 MiB hugetlb pages with --hugetlb),
+ *	written in full, then R times (default 5): UDMABUF_CREATE_LIST with N
+ *	items (default 16) of M/N MiB each, in order, covering the memfd, and
+ *	close() of the returned fd.  Prints the fastest ioctl and the fastest
+ *	close in microseconds.
+ *
+ *   udmabuf-bench stale [--mib M] [--reps R]
+ *	A shmem memfd of M MiB (default 64) written with a tag per page, a
+ *	udmabuf over it, mmapped and read in full.  Then R rounds (default 2):
+ *	punch the whole range, and for each page write a new tag through the
+ *	memfd mapping and read the page back at once through the udmabuf mmap
+ *	(made before the punch).  Counts the reads that do not show the new tag.
+ *
+ * Output: one line of "name value" pairs.  Exit status 2 on bad arguments,
+ * 1 when the system refuses something.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/falloc.h>
+#include <linux/udmabuf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB	0x0004U
+#endif
+
+#define PAGE	4096UL
+#define HPAGE	(2UL << 20)
+#define MIB	(1UL << 20)
+
+static const char *prog = "udmabuf-bench";
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: udmabuf-bench refault [--mib M] [--reps R] [--udmabuf]\n"
+		"       udmabuf-bench create [--mib M] [--items N] [--reps R] [--hugetlb]\n"
+		"       udmabuf-bench stale [--mib M] [--reps R]\n");
+	exit(2);
+}
+
+static void bad(const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", prog, msg);
+	exit(2);
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
+	exit(1);
+}
+
+static long number(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "%s: '%s' is not a number in [%ld, %ld]\n",
+			prog, s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+/* A memfd of @size bytes sealed as udmabuf wants, mapped and written. */
+static int make_memfd(unsigned long size, int hugetlb, volatile char **map)
+{
+	unsigned long step = hugetlb ? HPAGE : PAGE, off;
+	volatile char *p;
+	int fd;
+
+	fd = memfd_create(prog, MFD_ALLOW_SEALING |
+			  (hugetlb ? MFD_HUGETLB : 0));
+	if (fd < 0)
+		die(hugetlb ? "memfd_create(MFD_HUGETLB)" : "memfd_create");
+	if (ftruncate(fd, size))
+		die("ftruncate");
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		die("F_ADD_SEALS F_SEAL_SHRINK");
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap memfd");
+	for (off = 0; off < size; off += step)
+		p[off] = 1;
+	*map = p;
+	return fd;
+}
+
+static int open_dev(void)
+{
+	int dev = open("/dev/udmabuf", O_RDWR);
+
+	if (dev < 0)
+		die("open /dev/udmabuf");
+	return dev;
+}
+
+static int create_one(int dev, int memfd, unsigned long size)
+{
+	struct udmabuf_create c = {
+		.memfd = memfd, .flags = UDMABUF_FLAGS_CLOEXEC,
+		.offset = 0, .size = size,
+	};
+	int buf = ioctl(dev, UDMABUF_CREATE, &c);
+
+	if (buf < 0)
+		die("UDMABUF_CREATE (size_limit_mb too small?)");
+	return buf;
+}
+
+static void punch(int fd, unsigned long size)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size))
+		die("fallocate(PUNCH_HOLE)");
+}
+
+static int do_refault(unsigned long size, long reps, int with_buf)
+{
+	unsigned long pages = size / PAGE, i;
+	volatile char *p;
+	double best = 0, best_punch = 0, best_cycle = 0, t0, t1, t;
+	int fd, dev, buf = -1;
+	long r;
+
+	fd = make_memfd(size, 0, &p);
+	if (with_buf) {
+		dev = open_dev();
+		buf = create_one(dev, fd, size);
+		close(dev);
+	}
+	for (r = 0; r < reps; r++) {
+		t1 = now();
+		punch(fd, size);
+		t0 = now();
+		for (i = 0; i < pages; i++)
+			p[i * PAGE] = (char)(r + 2);
+		t = now() - t0;
+		if (!best || t < best)
+			best = t;
+		if (!best_punch || t0 - t1 < best_punch)
+			best_punch = t0 - t1;
+		if (!best_cycle || t + t0 - t1 < best_cycle)
+			best_cycle = t + t0 - t1;
+	}
+	/* cycle: punch + refault, for where the old pages get freed */
+	printf("faults_per_sec %.0f punch_ms %.2f cycle_faults_per_sec %.0f pages %lu reps %ld udmabuf %s\n",
+	       pages / best, best_punch * 1e3, pages / best_cycle, pages,
+	       reps, with_buf ? "yes" : "no");
+	if (buf >= 0)
+		close(buf);
+	munmap((void *)p, size);
+	close(fd);
+	return 0;
+}
+
+static int do_create(unsigned long size, long items, long reps, int hugetlb)
+{
+	unsigned long chunk = size / items;
+	struct udmabuf_create_list *list;
+	double best_c = 0, best_x = 0, t0, t;
+	volatile char *p;
+	int fd, dev, buf;
+	long i, r;
+
+	fd = make_memfd(size, hugetlb, &p);
+	dev = open_dev();
+	list = calloc(1, sizeof(*list) + items * sizeof(list->list[0]));
+	if (!list)
+		die("calloc");
+	list->flags = UDMABUF_FLAGS_CLOEXEC;
+	list->count = items;
+	for (i = 0; i < items; i++) {
+		list->list[i].memfd = fd;
+		list->list[i].offset = i * chunk;
+		list->list[i].size = chunk;
+	}
+	for (r = 0; r < reps; r++) {
+		t0 = now();
+		buf = ioctl(dev, UDMABUF_CREATE_LIST, list);
+		t = now() - t0;
+		if (buf < 0)
+			die("UDMABUF_CREATE_LIST (size_limit_mb too small?)");
+		if (!best_c || t < best_c)
+			best_c = t;
+		t0 = now();
+		if (close(buf))
+			die("close udmabuf");
+		t = now() - t0;
+		if (!best_x || t < best_x)
+			best_x = t;
+	}
+	printf("ioctl_us %.1f close_us %.1f mib %lu items %ld reps %ld backing %s\n",
+	       best_c * 1e6, best_x * 1e6, size / MIB, items, reps,
+	       hugetlb ? "hugetlb-2M" : "shmem-4K");
+	free(list);
+	close(dev);
+	munmap((void *)p, size);
+	close(fd);
+	return 0;
+}
+
+static uint64_t tag(long gen, unsigned long i)
+{
+	return 0x5eed000000000000ULL | (uint64_t)gen << 32 | i;
+}
+
+static int do_stale(unsigned long size, long reps)
+{
+	unsigned long pages = size / PAGE, i, stale = 0, zero = 0, bad_init = 0;
+	volatile uint64_t *u, *m;
+	volatile char *p;
+	double t0, t = 0;
+	int fd, dev, buf;
+	long r;
+
+	fd = make_memfd(size, 0, &p);
+	m = (volatile uint64_t *)p;
+	for (i = 0; i < pages; i++)
+		m[i * PAGE / 8] = tag(1, i);
+	dev = open_dev();
+	buf = create_one(dev, fd, size);
+	close(dev);
+	u = mmap(NULL, size, PROT_READ, MAP_SHARED, buf, 0);
+	if (u == MAP_FAILED)
+		die("mmap udmabuf");
+	for (i = 0; i < pages; i++)
+		if (u[i * PAGE / 8] != tag(1, i))
+			bad_init++;
+	if (bad_init) {
+		fprintf(stderr, "%s: %lu pages differ through the udmabuf before the punch\n",
+			prog, bad_init);
+		return 1;
+	}
+	for (r = 0; r < reps; r++) {
+		punch(fd, size);
+		t0 = now();
+		for (i = 0; i < pages; i++) {
+			uint64_t v;
+
+			m[i * PAGE / 8] = tag(r + 2, i);
+			v = u[i * PAGE / 8];
+			if (v != tag(r + 2, i)) {
+				stale++;
+				zero += !v;
+			}
+		}
+		t += now() - t0;
+	}
+	printf("stale %lu reads %lu zero %lu ns_per_page %.0f mib %lu reps %ld\n",
+	       stale, pages * reps, zero, t * 1e9 / (pages * reps),
+	       size / MIB, reps);
+	munmap((void *)u, size);
+	close(buf);
+	munmap((void *)p, size);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mib", required_argument, NULL, 'm' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ "items", required_argument, NULL, 'n' },
+		{ "udmabuf", no_argument, NULL, 'u' },
+		{ "hugetlb", no_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long mib = 0, reps = 0, items = 16;
+	int with_buf = 0, hugetlb = 0, items_set = 0, c;
+	const char *mode;
+
+	if (argc < 2 || argv[1][0] == '-')
+		usage();
+	mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': mib = number(optarg, 1, 16384); break;
+		case 'r': reps = number(optarg, 1, 1000); break;
+		case 'n': items = number(optarg, 1, 1024); items_set = 1; break;
+		case 'u': with_buf = 1; break;
+		case 'H': hugetlb = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (!strcmp(mode, "refault")) {
+		if (items_set || hugetlb)
+			bad("refault takes --mib, --reps and --udmabuf only");
+		return do_refault((mib ?: 256) * MIB, reps ?: 5, with_buf);
+	}
+	if (!strcmp(mode, "create")) {
+		unsigned long size = (mib ?: 1024) * MIB;
+
+		if (with_buf)
+			bad("create takes --mib, --items, --reps and --hugetlb only");
+		if (size % items || (size / items) % (hugetlb ? HPAGE : PAGE))
+			bad(hugetlb ? "--mib / --items must be a multiple of 2 MiB"
+				    : "--mib / --items must be a multiple of 4 KiB");
+		return do_create(size, items, reps ?: 5, hugetlb);
+	}
+	if (!strcmp(mode, "stale")) {
+		if (items_set || hugetlb || with_buf)
+			bad("stale takes --mib and --reps only");
+		return do_stale((mib ?: 64) * MIB, reps ?: 2);
+	}
+	fprintf(stderr, "%s: unknown mode '%s'\n", prog, mode);
+	usage();
+	return 2;
+}
