@@ -62,14 +62,17 @@
 
 /*
  * A device page table entry is an xarray value: the pfn the device uses,
- * the order of the CPU mapping it came from and these flags.
+ * the order of the CPU mapping it came from and these flags.  A huge entry
+ * is one multi-index entry for a whole huge CPU mapping (2^order pages at
+ * an aligned index); its pfn is the one of the mapping's first page.
  */
 #define HMIR_PTE_WRITE		BIT(0)	/* the device may write */
 #define HMIR_PTE_ATOMIC		BIT(1)	/* exclusive (atomic) access */
 #define HMIR_PTE_PREFILL	BIT(2)	/* installed from an update */
-#define HMIR_PTE_ORDER_SHIFT	3
+#define HMIR_PTE_HUGE		BIT(3)	/* multi-index, 2^order pages */
+#define HMIR_PTE_ORDER_SHIFT	4
 #define HMIR_PTE_ORDER_MASK	0x1fUL
-#define HMIR_PTE_PFN_SHIFT	8
+#define HMIR_PTE_PFN_SHIFT	9
 
 static unsigned long spm_addr_dev0;
 module_param(spm_addr_dev0, ulong, 0444);
@@ -177,6 +180,53 @@ static unsigned long hmir_pte_flags(void *pte)
 	return xa_to_value(pte) & (BIT(HMIR_PTE_ORDER_SHIFT) - 1);
 }
 
+static unsigned int hmir_pte_order(void *pte)
+{
+	return (xa_to_value(pte) >> HMIR_PTE_ORDER_SHIFT) &
+	       HMIR_PTE_ORDER_MASK;
+}
+
+/* Pages an entry covers: 2^order for a huge entry, else one. */
+static unsigned long hmir_pte_npages(void *pte)
+{
+	if (hmir_pte_flags(pte) & HMIR_PTE_HUGE)
+		return 1UL << hmir_pte_order(pte);
+	return 1;
+}
+
+/* The pfn that @pte, found at page index @index, maps there. */
+static unsigned long hmir_pte_pfn_at(void *pte, unsigned long index)
+{
+	return hmir_pte_pfn(pte) + (index & (hmir_pte_npages(pte) - 1));
+}
+
+/*
+ * Stores a 4 KiB entry at @index.  A huge entry covering @index is
+ * dropped as a whole first: storing into part of a multi-index entry
+ * would change the entry of every index it covers.  Called with
+ * mir->lock held.
+ */
+static int hmir_pt_store(struct xarray *pt, unsigned long index, void *pte,
+			 gfp_t gfp)
+{
+	XA_STATE(xas, pt, index);
+	void *old;
+
+	do {
+		xas_lock(&xas);
+		/* The store goes on from where the load stopped. */
+		old = xas_load(&xas);
+		if (old && (hmir_pte_flags(old) & HMIR_PTE_HUGE)) {
+			xas_reset(&xas);
+			xas_store(&xas, NULL);
+			xas_reset(&xas);
+		}
+		xas_store(&xas, pte);
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, gfp));
+	return xas_error(&xas);
+}
+
 static bool hmir_is_private(struct hmir_device *mdev)
 {
 	return mdev->type == HMM_DMIRROR_MEMORY_DEVICE_PRIVATE;
@@ -212,9 +262,10 @@ static void hmir_zap(struct hmir_mirror *mir, unsigned long start,
 	 */
 	xa_for_each_range(&mir->pt, index, pte, start >> PAGE_SHIFT,
 			  (end - 1) >> PAGE_SHIFT) {
+		/* A huge entry goes as a whole, even if only partly hit. */
 		xa_erase(&mir->pt, index);
-		mir->stats.zapped++;
-		atomic64_inc(&hmir_totals.zapped);
+		mir->stats.zapped += hmir_pte_npages(pte);
+		atomic64_add(hmir_pte_npages(pte), &hmir_totals.zapped);
 	}
 }
 
@@ -252,6 +303,80 @@ static bool hmir_invalidate(struct mmu_interval_notifier *sub,
 }
 
 /*
+ * Prefill of one huge mapping [addr, addr + 2^order pages), addr aligned:
+ * one multi-index entry replacing whatever the range held.  Fails, storing
+ * nothing, if the range holds an exclusive entry or is part of a larger
+ * huge entry, or if memory is short.
+ * Called with mir->lock held.
+ */
+static int hmir_prefill_huge(struct hmir_mirror *mir, unsigned long addr,
+			     unsigned long pfn, unsigned int order,
+			     unsigned long flags)
+{
+	XA_STATE_ORDER(xas, &mir->pt, addr >> PAGE_SHIFT, order);
+	void *old;
+
+	xas_lock(&xas);
+	xas_for_each_conflict(&xas, old) {
+		/* Nor into part of a larger huge entry (not expected). */
+		if ((hmir_pte_flags(old) & HMIR_PTE_ATOMIC) ||
+		    hmir_pte_npages(old) > 1UL << order) {
+			xas_set_err(&xas, -EBUSY);
+			break;
+		}
+	}
+	/* Node allocation in xas_store() is GFP_NOWAIT already. */
+	if (!xas_error(&xas))
+		xas_store(&xas, hmir_mkpte(pfn, order, flags | HMIR_PTE_HUGE));
+	xas_unlock(&xas);
+	return xas_error(&xas);
+}
+
+/*
+ * Prefill of the 4 KiB entries of [start, end): one xa_lock, one walk per
+ * page (the store goes on from where the load stopped).  Returns the
+ * number of entries stored.  Called with mir->lock held.
+ */
+static unsigned long hmir_prefill_ptes(struct hmir_mirror *mir,
+				       unsigned long start, unsigned long end,
+				       unsigned long pfn, unsigned int order,
+				       unsigned long flags)
+{
+	unsigned long index = start >> PAGE_SHIFT, last = end >> PAGE_SHIFT;
+	XA_STATE(xas, &mir->pt, index);
+	unsigned long done = 0;
+	void *old;
+
+	xas_lock(&xas);
+	for (; index < last; index++, pfn++) {
+		xas_set(&xas, index);
+		old = xas_load(&xas);
+		if (old) {
+			/* An exclusive entry stays until its invalidation. */
+			if (hmir_pte_flags(old) & HMIR_PTE_ATOMIC)
+				continue;
+			/* Not into part of a huge entry: drop it first. */
+			if (hmir_pte_flags(old) & HMIR_PTE_HUGE) {
+				xas_reset(&xas);
+				xas_store(&xas, NULL);
+				xas_reset(&xas);
+			}
+		}
+		/*
+		 * Node allocation here is GFP_NOWAIT: reclaim could need
+		 * mir->lock (invalidations).  An update is a hint, losing
+		 * one is fine.
+		 */
+		xas_store(&xas, hmir_mkpte(pfn, order, flags));
+		if (xas_error(&xas))
+			break;
+		done++;
+	}
+	xas_unlock(&xas);
+	return done;
+}
+
+/*
  * A CPU fault mapped shmem or hugetlbfs pages: install those inside the
  * prefill window if no invalidation of the mm ran since the fault read
  * them.  Nothing here may fault on the mirrored mm.
@@ -261,10 +386,9 @@ static void hmir_update(struct mmu_interval_notifier *sub,
 {
 	struct hmir_mirror *mir = container_of(sub, struct hmir_mirror,
 					       notifier);
-	unsigned long start, end, addr, pfn, flags;
+	unsigned long start, end, addr, pfn, flags, size, done = 0;
 	unsigned int order = u->order;
-	unsigned int delay = READ_ONCE(update_delay_us);
-	void *old;
+	unsigned int delay;
 
 	/*
 	 * Unlocked peek: updates for files without prefill (the default)
@@ -273,14 +397,16 @@ static void hmir_update(struct mmu_interval_notifier *sub,
 	if (u->end <= READ_ONCE(mir->prefill_start) ||
 	    u->start >= READ_ONCE(mir->prefill_end))
 		return;
-	if (atomic_cmpxchg(&mir->hold_armed, 1, 0) == 1) {
+	if (unlikely(atomic_read(&mir->hold_armed)) &&
+	    atomic_cmpxchg(&mir->hold_armed, 1, 0) == 1) {
 		complete(&mir->held);
 		if (!wait_for_completion_timeout(&mir->unhold,
 						 HMIR_HOLD_TIMEOUT))
 			pr_info("held update released by timeout\n");
 	}
 	/* One update in eight, so that the others keep things moving. */
-	if (delay && !get_random_u32_below(8))
+	delay = READ_ONCE(update_delay_us);
+	if (unlikely(delay) && !get_random_u32_below(8))
 		usleep_range(delay, delay + delay / 4 + 1);
 	mutex_lock(&mir->lock);
 	start = max(u->start, mir->prefill_start);
@@ -297,28 +423,25 @@ static void hmir_update(struct mmu_interval_notifier *sub,
 	flags = HMIR_PTE_PREFILL;
 	if (u->flags & MMU_NOTIFIER_UPDATE_WRITE)
 		flags |= HMIR_PTE_WRITE;
-	/* Only a whole huge mapping is recorded at its order. */
-	if (order && (start != ALIGN_DOWN(start, PAGE_SIZE << order) ||
-		      end - start != PAGE_SIZE << order))
-		order = 0;
 	pfn = u->pfn + ((start - u->start) >> PAGE_SHIFT);
-	for (addr = start; addr < end; addr += PAGE_SIZE, pfn++) {
-		old = xa_load(&mir->pt, addr >> PAGE_SHIFT);
-		/* An exclusive entry stays until its invalidation. */
-		if (old && (hmir_pte_flags(old) & HMIR_PTE_ATOMIC))
-			continue;
-		/*
-		 * Reclaim could need this lock (invalidations): no sleeping
-		 * allocation.  An update is a hint, losing one is fine.
-		 */
-		old = xa_store(&mir->pt, addr >> PAGE_SHIFT,
-			       hmir_mkpte(pfn, order, flags),
-			       GFP_NOWAIT | __GFP_NOWARN);
-		if (xa_is_err(old))
-			break;
-		mir->stats.prefilled++;
-		atomic64_inc(&hmir_totals.prefilled);
+	size = PAGE_SIZE << order;
+	/* Whole huge mappings: one entry each, at their order. */
+	if (order && IS_ALIGNED(start, size) && IS_ALIGNED(end, size)) {
+		for (addr = start; addr < end;
+		     addr += size, pfn += 1UL << order) {
+			if (!hmir_prefill_huge(mir, addr, pfn, order, flags))
+				done += 1UL << order;
+			else
+				done += hmir_prefill_ptes(mir, addr,
+							  addr + size, pfn,
+							  order, flags);
+		}
+	} else {
+		/* Only a whole huge mapping is recorded at its order. */
+		done = hmir_prefill_ptes(mir, start, end, pfn, 0, flags);
 	}
+	mir->stats.prefilled += done;
+	atomic64_add(done, &hmir_totals.prefilled);
 unlock:
 	mutex_unlock(&mir->lock);
 }
@@ -338,7 +461,7 @@ static int hmir_install_range(struct hmir_mirror *mir,
 		unsigned long hpfn = range->hmm_pfns[i];
 		unsigned long flags = 0;
 		struct page *page;
-		void *old;
+		int ret;
 
 		if (WARN_ON_ONCE(!(hpfn & HMM_PFN_VALID) ||
 				 (hpfn & HMM_PFN_ERROR)))
@@ -346,12 +469,12 @@ static int hmir_install_range(struct hmir_mirror *mir,
 		page = hmir_backing(hmm_pfn_to_page(hpfn));
 		if (hpfn & HMM_PFN_WRITE)
 			flags |= HMIR_PTE_WRITE;
-		old = xa_store(&mir->pt, addr >> PAGE_SHIFT,
-			       hmir_mkpte(page_to_pfn(page),
-					  hmm_pfn_to_map_order(hpfn), flags),
-			       GFP_ATOMIC);
-		if (xa_is_err(old))
-			return xa_err(old);
+		ret = hmir_pt_store(&mir->pt, addr >> PAGE_SHIFT,
+				    hmir_mkpte(page_to_pfn(page),
+					       hmm_pfn_to_map_order(hpfn),
+					       flags), GFP_ATOMIC);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -430,7 +553,7 @@ static int hmir_copy(struct hmir_mirror *mir, unsigned long addr,
 			return -ENOENT;
 		if (write && !(hmir_pte_flags(pte) & HMIR_PTE_WRITE))
 			return -ENOENT;
-		page = pfn_to_page(hmir_pte_pfn(pte));
+		page = pfn_to_page(hmir_pte_pfn_at(pte, va >> PAGE_SHIFT));
 		if (write)
 			memcpy_to_page(page, 0, data, PAGE_SIZE);
 		else
@@ -819,19 +942,16 @@ static int hmir_map_migrated(struct hmir_mirror *mir, struct migrate_vma *args)
 	for (i = 0; i < args->npages; i++) {
 		struct page *dpage = migrate_pfn_to_page(args->dst[i]);
 		unsigned long flags = 0;
-		void *old;
 
 		if (!dpage || !(args->src[i] & MIGRATE_PFN_MIGRATE))
 			continue;
 		if (args->dst[i] & MIGRATE_PFN_WRITE)
 			flags |= HMIR_PTE_WRITE;
-		old = xa_store(&mir->pt, (args->start >> PAGE_SHIFT) + i,
-			       hmir_mkpte(page_to_pfn(hmir_backing(dpage)), 0,
-					  flags), GFP_ATOMIC);
-		if (xa_is_err(old)) {
-			ret = xa_err(old);
+		ret = hmir_pt_store(&mir->pt, (args->start >> PAGE_SHIFT) + i,
+				    hmir_mkpte(page_to_pfn(hmir_backing(dpage)),
+					       0, flags), GFP_ATOMIC);
+		if (ret)
 			break;
-		}
 	}
 	mutex_unlock(&mir->lock);
 	return ret;
@@ -933,15 +1053,11 @@ static int hmir_map_exclusive(struct hmir_mirror *mir, unsigned long addr,
 
 	mutex_lock(&mir->lock);
 	for (i = 0; i < npages; i++) {
-		void *old;
-
-		old = xa_store(&mir->pt, (addr >> PAGE_SHIFT) + i,
-			       hmir_mkpte(page_to_pfn(pages[i]), 0,
-					  HMIR_PTE_ATOMIC), GFP_ATOMIC);
-		if (xa_is_err(old)) {
-			ret = xa_err(old);
+		ret = hmir_pt_store(&mir->pt, (addr >> PAGE_SHIFT) + i,
+				    hmir_mkpte(page_to_pfn(pages[i]), 0,
+					       HMIR_PTE_ATOMIC), GFP_ATOMIC);
+		if (ret)
 			break;
-		}
 	}
 	mutex_unlock(&mir->lock);
 	return ret;

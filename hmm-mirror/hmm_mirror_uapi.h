@@ -82,7 +82,7 @@ enum {
  * @prefilled:        pages installed from update callbacks
  * @prefill_rejected: update callbacks dropped by the sequence check
  * @invalidations:    invalidate callbacks that cleared the page table
- * @zapped:           device page table entries cleared by invalidations
+ * @zapped:           pages whose device entries invalidations cleared
  */
 struct hmm_mirror_counters {
 	__u64		device_faults;

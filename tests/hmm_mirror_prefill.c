@@ -238,6 +238,114 @@ TEST_F(prefill, hugetlb)
 }
 
 /*
+ * A PMD-mapped shmem THP is one huge device entry.  Punching one page out
+ * of it (an invalidation of part of the entry) must drop the entry: the
+ * device then sees the file's new page, never the old one.
+ */
+TEST_F(prefill, shmem_thp_partial_invalidate)
+{
+	unsigned long size = TWOMEG, npages = size / page_size;
+	unsigned long hole = 5 * page_size;
+	struct hmm_mirror_counters c;
+	struct hmm_dmirror_cmd cmd;
+	int memfd;
+	char *p;
+
+	memfd = memfd_create("prefill-thp-part", 0);
+	ASSERT_GE(memfd, 0);
+	ASSERT_EQ(ftruncate(memfd, size), 0);
+	p = map_aligned(size, TWOMEG, PROT_READ | PROT_WRITE, MAP_SHARED,
+			memfd);
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(madvise(p, size, MADV_HUGEPAGE), 0);
+	ASSERT_EQ(prefill(self->fd, p, size), 0);
+	ASSERT_EQ(ioctl(self->fd, HMM_MIRROR_RESET), 0);
+	fill(self->buf, size, 9);
+	memcpy(p, self->buf, size);
+	c = counters(self->fd);
+	EXPECT_GE(c.prefilled, npages);
+	ASSERT_EQ(dmirror(self->fd, HMM_DMIRROR_READ, p, self->mirror,
+			  npages, &cmd), 0);
+	EXPECT_EQ(cmd.faults, 0);
+	EXPECT_EQ(memcmp(self->mirror, self->buf, size), 0);
+
+	/* One page leaves the file; a new one takes its place. */
+	ASSERT_EQ(fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    hole, page_size), 0);
+	fill(self->buf + hole, page_size, 10);
+	ASSERT_EQ(pwrite(memfd, self->buf + hole, page_size, hole),
+		  (ssize_t)page_size);
+	c = counters(self->fd);
+	EXPECT_GE(c.zapped, 1);
+
+	memset(self->mirror, 0, size);
+	ASSERT_EQ(dmirror(self->fd, HMM_DMIRROR_READ, p, self->mirror,
+			  npages, &cmd), 0);
+	EXPECT_EQ(cmd.cpages, npages);
+	EXPECT_EQ(memcmp(self->mirror, self->buf, size), 0);
+	/* The device writes: the file gets it all. */
+	fill(self->buf, size, 11);
+	ASSERT_EQ(dmirror(self->fd, HMM_DMIRROR_WRITE, p, self->buf,
+			  npages, &cmd), 0);
+	ASSERT_EQ(pread(memfd, self->mirror, size, 0), (ssize_t)size);
+	EXPECT_EQ(memcmp(self->mirror, self->buf, size), 0);
+	munmap(p, size);
+	close(memfd);
+}
+
+/*
+ * hugetlb: one huge page of two is punched out and faulted in again with
+ * new data; the device sees the new page there and keeps its entry for
+ * the other one.
+ */
+TEST_F(prefill, hugetlb_replace)
+{
+	unsigned long size = 2 * TWOMEG, npages = size / page_size, off;
+	struct hmm_mirror_counters c;
+	struct hmm_dmirror_cmd cmd;
+	int memfd;
+	char *p;
+
+	memfd = memfd_create("prefill-huge-repl", MFD_HUGETLB | MFD_HUGE_2MB);
+	if (memfd < 0)
+		SKIP(return, "no 2 MiB hugetlb memfd");
+	ASSERT_EQ(ftruncate(memfd, size), 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(prefill(self->fd, p, size), 0);
+	ASSERT_EQ(ioctl(self->fd, HMM_MIRROR_RESET), 0);
+	fill(self->buf, size, 12);
+	memcpy(p, self->buf, size);
+	c = counters(self->fd);
+	EXPECT_GE(c.prefilled, npages);
+
+	ASSERT_EQ(fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    0, TWOMEG), 0);
+	c = counters(self->fd);
+	EXPECT_GE(c.zapped, TWOMEG / page_size);
+	/* Part of the huge page is enough to fault it in. */
+	fill(self->buf, page_size, 13);
+	memcpy(p, self->buf, page_size);
+	memset(self->buf + page_size, 0, TWOMEG - page_size);
+
+	memset(self->mirror, 0, size);
+	ASSERT_EQ(dmirror(self->fd, HMM_DMIRROR_READ, p, self->mirror,
+			  npages, &cmd), 0);
+	EXPECT_EQ(cmd.cpages, npages);
+	EXPECT_EQ(cmd.faults, 0);
+	EXPECT_EQ(memcmp(self->mirror, self->buf, size), 0);
+	/* A device write of one page, the huge entry is read-write. */
+	off = TWOMEG + 7 * page_size;
+	fill(self->buf + off, page_size, 14);
+	ASSERT_EQ(dmirror(self->fd, HMM_DMIRROR_WRITE, p + off,
+			  self->buf + off, 1, &cmd), 0);
+	EXPECT_EQ(cmd.faults, 0);
+	EXPECT_EQ(memcmp(p, self->buf, size), 0);
+	munmap(p, size);
+	close(memfd);
+}
+
+/*
  * Read-only CPU mappings give read-only device entries: reads hit, a
  * device write must fault (and on a private mapping, copy on write).
  */
