@@ -57,7 +57,8 @@ struct mut_file {
 
 static void mut_hold_point(struct mut_file *f)
 {
-	if (atomic_cmpxchg(&f->hold_armed, 1, 0) != 1)
+	if (likely(!atomic_read(&f->hold_armed)) ||
+	    atomic_cmpxchg(&f->hold_armed, 1, 0) != 1)
 		return;
 	complete(&f->held);
 	if (!wait_for_completion_timeout(&f->release, MUT_HOLD_TIMEOUT))
