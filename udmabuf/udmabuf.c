@@ -13,12 +13,15 @@
  * mmu_notifier per mm, shared through mmu_notifier_get()).  When a fault in
  * that mm (a CPU access or get_user_pages(), e.g. KVM faulting guest RAM)
  * installs a shmem or hugetlbfs folio through any mapping of the memfd at
- * an offset that a live buffer covers, the update callback pins what the
- * page cache holds at those indices, takes udmabuf_mm.lock (the lock that
- * invalidate_range_start() takes), validates with
- * mmu_notifier_update_retry(), checks that the pinned folio is the one the
- * fault mapped (pfn match) and swaps it into every buffer of that mm that
- * covers the index.
+ * an offset that a live buffer covers, the update callback first compares
+ * the mapped pfns with what the buffers hold (equal: nothing to do), checks
+ * on the mapped folio itself that it is still in the page cache at that
+ * index, pins what the page cache holds at the indices that changed, takes
+ * udmabuf_mm.lock (the lock that invalidate_range_start() takes), validates
+ * with mmu_notifier_update_retry(), checks that the pinned folio is the one
+ * the fault mapped (pfn match) and swaps it into every buffer of that mm
+ * that covers the index.  Updates of up to 16 pages use no heap memory but
+ * the one pin record per new folio.
  *
  * Lazy path (everything else: another process or mm, write(2), a fault the
  * update op missed).  These accesses first check each folio they are about
@@ -64,12 +67,14 @@
 #include <linux/hugetlb.h>
 #include <linux/iosys-map.h>
 #include <linux/kref.h>
+#include <linux/llist.h>
 #include <linux/memfd.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
@@ -77,6 +82,7 @@
 #include <linux/udmabuf.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #ifdef CONFIG_X86
 #include <asm/tlbflush.h>
 #endif
@@ -104,10 +110,17 @@ MODULE_PARM_DESC(update_delay_us,
 #define UDMABUF_SEALS_WANTED	(F_SEAL_SHRINK)
 #define UDMABUF_SEALS_DENIED	(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)
 
-/* One FOLL_PIN pin of a folio, shared by every user of that pin. */
+/*
+ * One FOLL_PIN pin of a folio, shared by every user of that pin: @ref counts
+ * buffer pages (and map snapshot pages) using it, added and dropped per run
+ * of pages, so a 2 MiB folio costs one atomic operation, not 512.
+ */
 struct udmabuf_pin {
 	struct folio *folio;
-	struct kref ref;
+	union {
+		struct kref ref;
+		struct llist_node reap;	/* once @ref dropped to 0 */
+	};
 };
 
 /* A buffer page: page @sub of @pin's folio. */
@@ -132,6 +145,7 @@ struct udmabuf_map {
 	unsigned long gen;
 	void *vaddr;
 	pgoff_t nr;
+	bool contig;		/* @pages as created, see udmabuf_pages_ref() */
 	struct udmabuf_page pages[];
 };
 
@@ -222,6 +236,89 @@ static void udmabuf_pin_put(struct udmabuf_pin *pin)
 	kref_put(&pin->ref, udmabuf_pin_release);
 }
 
+/*
+ * Take or drop the pin references of @nr buffer pages, one atomic operation
+ * per run of pages sharing a pin (a huge folio is one run).  Pages without
+ * a pin are skipped.  @contig: the pages are as udmabuf_pin_pages() made
+ * them (no page replaced since, i.e. generation 0), so the pages of a pin
+ * are contiguous and a run is found without visiting each of its pages.
+ */
+static void udmabuf_pages_ref(struct udmabuf_page *pages, pgoff_t nr,
+			      bool get, bool contig)
+{
+	void *dead[32];
+	unsigned int nr_dead = 0;
+	pgoff_t pg = 0, run;
+
+	while (pg < nr) {
+		struct udmabuf_pin *pin = pages[pg].pin;
+
+		run = 1;
+		if (contig && pin) {
+			run = min_t(pgoff_t, nr - pg,
+				    folio_nr_pages(pin->folio) - pages[pg].sub);
+			if (pages[pg + run - 1].pin != pin)
+				run = 1;
+		}
+		for (; pg + run < nr && pages[pg + run].pin == pin; run++)
+			;
+		pg += run;
+		if (!pin)
+			continue;
+		if (get) {
+			refcount_add(run, &pin->ref.refcount);
+			continue;
+		}
+		if (!refcount_sub_and_test(run, &pin->ref.refcount))
+			continue;
+		/* As udmabuf_pin_release(), freeing the records in bulk. */
+		unpin_folio(pin->folio);
+		dead[nr_dead++] = pin;
+		if (nr_dead == ARRAY_SIZE(dead)) {
+			kfree_bulk(nr_dead, dead);
+			nr_dead = 0;
+		}
+	}
+	if (nr_dead)
+		kfree_bulk(nr_dead, dead);
+}
+
+/*
+ * The pins that the eager path replaced are released out of the fault path,
+ * in batches, by udmabuf_reap_work; udmabuf_release() and module exit flush
+ * it, so closing a buffer still returns its memory at once.
+ */
+static LLIST_HEAD(udmabuf_reap_list);
+
+static void udmabuf_reap(struct work_struct *work)
+{
+	struct llist_node *list = llist_del_all(&udmabuf_reap_list);
+	struct udmabuf_pin *pin, *next;
+	struct folio_batch fbatch;
+
+	folio_batch_init(&fbatch);
+	llist_for_each_entry_safe(pin, next, list, reap) {
+		/* Keep a plain reference, to free the folios in batches. */
+		folio_get(pin->folio);
+		unpin_folio(pin->folio);
+		if (!folio_batch_add(&fbatch, pin->folio))
+			folios_put(&fbatch);
+		kfree(pin);
+	}
+	folios_put(&fbatch);
+}
+
+static DECLARE_DELAYED_WORK(udmabuf_reap_work, udmabuf_reap);
+
+/* Drop @n references of @pin, releasing it from udmabuf_reap_work. */
+static void udmabuf_pin_put_deferred(struct udmabuf_pin *pin, unsigned long n)
+{
+	if (!refcount_sub_and_test(n, &pin->ref.refcount))
+		return;
+	if (llist_add(&pin->reap, &udmabuf_reap_list))
+		schedule_delayed_work(&udmabuf_reap_work, 1);
+}
+
 static unsigned long udmabuf_page_pfn(const struct udmabuf_page *p)
 {
 	return folio_pfn(p->pin->folio) + p->sub;
@@ -258,22 +355,28 @@ static int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 	}
 	for (k = 0; k < n; k++) {
 		unsigned long sub = k ? 0 : off >> PAGE_SHIFT;
+		unsigned long cnt = 0;
 		struct udmabuf_pin *pin;
 
+		if (sub < folio_nr_pages(folios[k]))
+			cnt = min_t(unsigned long,
+				    folio_nr_pages(folios[k]) - sub, nr - done);
+		if (!cnt) {
+			unpin_folio(folios[k]);
+			continue;
+		}
 		pin = kmalloc(sizeof(*pin), GFP_KERNEL);
 		if (!pin) {
 			ret = -ENOMEM;
 			break;
 		}
 		pin->folio = folios[k];
-		kref_init(&pin->ref);
-		for (; sub < folio_nr_pages(folios[k]) && done < nr; sub++) {
-			kref_get(&pin->ref);
+		/* One reference per buffer page, counted once per folio. */
+		refcount_set(&pin->ref.refcount, cnt);
+		for (; cnt; cnt--, sub++, done++) {
 			pages[done].pin = pin;
 			pages[done].sub = sub;
-			done++;
 		}
-		udmabuf_pin_put(pin);
 	}
 	/* memfd_pin_folios() covers the range or fails: be safe anyway. */
 	if (!ret && done != nr)
@@ -281,8 +384,7 @@ static int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 	if (ret) {
 		for (; k < n; k++)
 			unpin_folio(folios[k]);
-		while (done)
-			udmabuf_pin_put(pages[--done].pin);
+		udmabuf_pages_ref(pages, done, false, false);
 	}
 free_folios:
 	kvfree(folios);
@@ -293,11 +395,8 @@ static void udmabuf_free(struct kref *ref)
 {
 	struct udmabuf *buf = container_of(ref, struct udmabuf, ref);
 	unsigned int i;
-	pgoff_t pg;
 
-	for (pg = 0; pg < buf->pagecount; pg++)
-		if (buf->pages[pg].pin)
-			udmabuf_pin_put(buf->pages[pg].pin);
+	udmabuf_pages_ref(buf->pages, buf->pagecount, false, !buf->gen);
 	for (i = 0; i < buf->nr_segs; i++)
 		if (buf->segs[i].memfd)
 			fput(buf->segs[i].memfd);
@@ -368,15 +467,23 @@ static void udmabuf_flush_tlb(void *unused)
 static void udmabuf_vmap_refresh(struct udmabuf *buf, pgoff_t first,
 				 pgoff_t nr)
 {
-	struct udmabuf_pin **old;
+	struct udmabuf_pin *old_s[16], **old = old_s;
 	struct udmabuf_map *map;
 	pgoff_t pg, nr_old = 0;
 
+	/*
+	 * No vmap: nothing to do.  One set up meanwhile catches up with
+	 * buf->pages under buf->lock after publishing itself, so it sees
+	 * any replacement made before this check.
+	 */
+	if (!READ_ONCE(buf->vmap))
+		return;
 	mutex_lock(&buf->vmap_lock);
 	map = buf->vmap;
 	if (!map)
 		goto unlock_vmap;
-	old = kvcalloc(nr, sizeof(*old), GFP_KERNEL);
+	if (nr > ARRAY_SIZE(old_s))
+		old = kvmalloc_array(nr, sizeof(*old), GFP_KERNEL);
 	if (!old)
 		goto unlock_vmap;
 	for (pg = first; pg < first + nr; pg++) {
@@ -399,6 +506,7 @@ static void udmabuf_vmap_refresh(struct udmabuf *buf, pgoff_t first,
 		}
 		old[nr_old++] = map->pages[pg].pin;
 		map->pages[pg] = cur;
+		map->contig = false;
 	}
 	if (nr_old) {
 		on_each_cpu(udmabuf_flush_tlb, NULL, 1);
@@ -407,7 +515,8 @@ static void udmabuf_vmap_refresh(struct udmabuf *buf, pgoff_t first,
 	mutex_unlock(&buf->vmap_lock);
 	while (nr_old)
 		udmabuf_pin_put(old[--nr_old]);
-	kvfree(old);
+	if (old != old_s)
+		kvfree(old);
 	return;
 
 unlock_vmap:
@@ -430,11 +539,25 @@ static void udmabuf_vmap_refresh(struct udmabuf *buf, pgoff_t first,
 static void udmabuf_changed(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			    bool resv_held, bool notify)
 {
-	unmap_mapping_range(buf->inode->i_mapping,
-			    (loff_t)first << PAGE_SHIFT,
-			    (loff_t)nr << PAGE_SHIFT, 1);
+	/*
+	 * Not mmapped: nothing to zap.  udmabuf_vm_fault() inserts only
+	 * after its mmap is on the mapping, and checks buf->gen after
+	 * inserting, so an entry this check misses is dropped by its fault.
+	 */
+	if (mapping_mapped(buf->inode->i_mapping))
+		unmap_mapping_range(buf->inode->i_mapping,
+				    (loff_t)first << PAGE_SHIFT,
+				    (loff_t)nr << PAGE_SHIFT, 1);
 	udmabuf_vmap_refresh(buf, first, nr);
 	if (!notify)
+		return;
+	/*
+	 * No attachment: nobody to tell, and no lock to take.  An importer
+	 * attaching meanwhile maps through udmabuf_map_sg(), whose
+	 * buf->lock section comes after this replacement's, or added
+	 * itself before it and is seen here.
+	 */
+	if (list_empty(&buf->dmabuf->attachments))
 		return;
 	if (!resv_held)
 		dma_resv_lock(buf->dmabuf->resv, NULL);
@@ -509,8 +632,7 @@ static int udmabuf_follow_lazy(struct udmabuf *buf, pgoff_t first,
 		if (lo <= hi)
 			udmabuf_changed(buf, lo, hi - lo + 1, resv_held,
 					notify);
-		for (i = 0; i < run; i++)
-			udmabuf_pin_put(old[i].pin);
+		udmabuf_pages_ref(old, run, false, false);
 		kvfree(fresh);
 		lo = end;
 		hi = 0;
@@ -524,7 +646,6 @@ static struct udmabuf_map *udmabuf_map_get(struct udmabuf *buf, bool resv_held,
 					   bool notify)
 {
 	struct udmabuf_map *map;
-	pgoff_t pg;
 	int ret;
 
 	ret = udmabuf_follow_lazy(buf, 0, buf->pagecount, resv_held, notify);
@@ -535,21 +656,17 @@ static struct udmabuf_map *udmabuf_map_get(struct udmabuf *buf, bool resv_held,
 		return ERR_PTR(-ENOMEM);
 	map->nr = buf->pagecount;
 	mutex_lock(&buf->lock);
-	for (pg = 0; pg < buf->pagecount; pg++) {
-		map->pages[pg] = buf->pages[pg];
-		kref_get(&map->pages[pg].pin->ref);
-	}
+	memcpy(map->pages, buf->pages, buf->pagecount * sizeof(*map->pages));
 	map->gen = buf->gen;
+	map->contig = !map->gen;
+	udmabuf_pages_ref(map->pages, map->nr, true, map->contig);
 	mutex_unlock(&buf->lock);
 	return map;
 }
 
 static void udmabuf_map_put(struct udmabuf_map *map)
 {
-	pgoff_t pg;
-
-	for (pg = 0; pg < map->nr; pg++)
-		udmabuf_pin_put(map->pages[pg].pin);
+	udmabuf_pages_ref(map->pages, map->nr, false, map->contig);
 	kvfree(map);
 }
 
@@ -687,7 +804,7 @@ static int udmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *ism)
 		ret = -EBUSY;
 		goto put_map;
 	}
-	buf->vmap = map;
+	WRITE_ONCE(buf->vmap, map);
 	mutex_unlock(&buf->vmap_lock);
 	/* Catch up with replacements since the snapshot. */
 	udmabuf_vmap_refresh(buf, 0, map->nr);
@@ -707,7 +824,7 @@ static void udmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *ism)
 	dma_resv_assert_held(dmabuf->resv);
 	mutex_lock(&buf->vmap_lock);
 	map = buf->vmap;
-	buf->vmap = NULL;
+	WRITE_ONCE(buf->vmap, NULL);
 	mutex_unlock(&buf->vmap_lock);
 	if (WARN_ON_ONCE(!map || map->vaddr != ism->vaddr))
 		return;
@@ -807,6 +924,8 @@ static void udmabuf_release(struct dma_buf *dmabuf)
 		wait_event(buf->notify_wq, !atomic_read(&buf->notifying));
 		mmu_notifier_put(&buf->um->mn);
 		buf->um = NULL;
+		/* Release the pins its updates replaced now, not later. */
+		flush_delayed_work(&udmabuf_reap_work);
 	}
 	if (buf->cpu_map)
 		udmabuf_unmap_sg(buf->cpu_map);
@@ -916,8 +1035,13 @@ static struct udmabuf_pin *udmabuf_find_pin(struct udmabuf_pin **pins,
 	return NULL;
 }
 
-/* Work memory of one update, allocated before um->lock is taken. */
+/* Updates of up to this many pages and buffers need no heap memory. */
+#define UDMABUF_SWAP_PAGES	16
+#define UDMABUF_SWAP_BUFS	4
+
+/* Work memory of one update, set up before um->lock is taken. */
 struct udmabuf_swap {
+	struct folio **folios;		/* what memfd_pin_folios() pinned */
 	struct udmabuf_pin **pins;	/* the folios pinned for the range */
 	long nr_pins;
 	struct udmabuf_pin **old;	/* replaced pins, put after the zap */
@@ -925,7 +1049,67 @@ struct udmabuf_swap {
 	struct udmabuf **bufs;		/* buffers changed, with a reference */
 	pgoff_t *lo, *hi;		/* buffer pages changed, per buffer */
 	unsigned int nr_bufs, max_bufs;
+	/* Small updates (the common case: one fault) use these. */
+	struct folio *folios_s[UDMABUF_SWAP_PAGES];
+	struct udmabuf_pin *pins_s[UDMABUF_SWAP_PAGES];
+	struct udmabuf_pin *old_s[UDMABUF_SWAP_PAGES];
+	struct udmabuf *bufs_s[UDMABUF_SWAP_BUFS];
+	pgoff_t lo_s[UDMABUF_SWAP_BUFS];
+	pgoff_t hi_s[UDMABUF_SWAP_BUFS];
 };
+
+/*
+ * Set up @sw for @nr memfd pages, @count replaced buffer pages and
+ * @sw->max_bufs buffers: on the stack when small, else on the heap.
+ * udmabuf_swap_free() must be called whatever this returns.
+ */
+static bool udmabuf_swap_alloc(struct udmabuf_swap *sw, pgoff_t nr,
+			       pgoff_t count)
+{
+	sw->nr_pins = 0;
+	sw->nr_old = 0;
+	sw->max_old = count;
+	sw->nr_bufs = 0;
+	sw->folios = sw->folios_s;
+	sw->pins = sw->pins_s;
+	sw->old = sw->old_s;
+	sw->bufs = sw->bufs_s;
+	sw->lo = sw->lo_s;
+	sw->hi = sw->hi_s;
+	if (nr > UDMABUF_SWAP_PAGES) {
+		sw->folios = kvmalloc_array(nr, sizeof(*sw->folios),
+					    GFP_KERNEL);
+		sw->pins = kvmalloc_array(nr, sizeof(*sw->pins), GFP_KERNEL);
+	}
+	if (count > UDMABUF_SWAP_PAGES)
+		sw->old = kvmalloc_array(count, sizeof(*sw->old), GFP_KERNEL);
+	if (sw->max_bufs > UDMABUF_SWAP_BUFS) {
+		sw->bufs = kmalloc_array(sw->max_bufs, sizeof(*sw->bufs),
+					 GFP_KERNEL);
+		sw->lo = kmalloc_array(sw->max_bufs, sizeof(*sw->lo),
+				       GFP_KERNEL);
+		sw->hi = kmalloc_array(sw->max_bufs, sizeof(*sw->hi),
+				       GFP_KERNEL);
+	}
+	return sw->folios && sw->pins && sw->old && sw->bufs && sw->lo &&
+	       sw->hi;
+}
+
+static void udmabuf_swap_free(struct udmabuf_swap *sw)
+{
+	if (sw->folios != sw->folios_s)
+		kvfree(sw->folios);
+	if (sw->pins != sw->pins_s)
+		kvfree(sw->pins);
+	if (sw->old != sw->old_s)
+		kvfree(sw->old);
+	if (sw->bufs != sw->bufs_s)
+		kfree(sw->bufs);
+	if (sw->lo != sw->lo_s)
+		kfree(sw->lo);
+	if (sw->hi != sw->hi_s)
+		kfree(sw->hi);
+}
 
 /* Second pass, under um->lock after validation: swap the folios in. */
 static void udmabuf_update_swap(struct udmabuf_mm *um,
@@ -988,23 +1172,48 @@ static void udmabuf_update_swap(struct udmabuf_mm *um,
 }
 
 /*
- * Does the page cache hold every index of [@lo, @hi)?  A hole means that the
- * folio the fault mapped is already gone: the update is stale, and pinning
- * would only fill the hole again.
+ * Is the page at @pfn, which the fault mapped at memfd index @idx, still in
+ * @mapping's page cache at that index?  Checked on the folio itself, with a
+ * speculative reference, not with a page cache lookup.  If not, the update
+ * is stale, and pinning would only fill a hole again.  Sets *@next to the
+ * index after the folio.  A hint: validation under um->lock and the pfn
+ * check of the pinned folios decide.
  */
-static bool udmabuf_range_cached(struct address_space *mapping, pgoff_t lo,
+static bool udmabuf_pfn_cached(struct address_space *mapping,
+			       unsigned long pfn, pgoff_t idx, pgoff_t *next)
+{
+	struct folio *folio;
+	struct page *page;
+	bool ok;
+
+	if (!pfn_valid(pfn))
+		return false;
+	page = pfn_to_page(pfn);
+	folio = page_folio(page);
+	if (!folio_try_get(folio))
+		return false;
+	/* It may have been freed and reused before the reference. */
+	ok = page_folio(page) == folio &&
+	     READ_ONCE(folio->mapping) == mapping &&
+	     folio->index + folio_page_idx(folio, page) == idx;
+	if (ok)
+		*next = folio->index + folio_nr_pages(folio);
+	folio_put(folio);
+	return ok;
+}
+
+/* Is every page the fault mapped at memfd indices [@lo, @hi) cached? */
+static bool udmabuf_range_cached(struct udmabuf_update *up, pgoff_t lo,
 				 pgoff_t hi)
 {
-	struct folio_batch fbatch;
-	pgoff_t idx = lo;
-	unsigned int nr;
+	pgoff_t idx = lo, next;
 
-	folio_batch_init(&fbatch);
 	while (idx < hi) {
-		nr = filemap_get_folios_contig(mapping, &idx, hi - 1, &fbatch);
-		folio_batch_release(&fbatch);
-		if (!nr)
+		if (!udmabuf_pfn_cached(up->mapping,
+					up->pfn + (idx - up->first), idx,
+					&next))
 			return false;
+		idx = next;
 	}
 	return true;
 }
@@ -1014,12 +1223,11 @@ static void udmabuf_mn_update(struct mmu_notifier *mn,
 {
 	struct udmabuf_mm *um = container_of(mn, struct udmabuf_mm, mn);
 	struct vm_area_struct *vma = u->vma;
-	struct udmabuf_swap sw = { };
 	struct udmabuf_update up;
-	struct folio **folios;
+	struct udmabuf_swap sw;
 	pgoff_t lo, hi, count, off;
 	unsigned int i;
-	long k;
+	long k, n;
 
 	if (!READ_ONCE(follow_faults) || !vma->vm_file)
 		return;
@@ -1028,39 +1236,36 @@ static void udmabuf_mn_update(struct mmu_notifier *mn,
 	up.end = up.first + ((u->end - u->start) >> PAGE_SHIFT);
 	up.pfn = u->pfn;
 
+	/* Nothing to do when every buffer holds the pfns mapped already. */
 	mutex_lock(&um->lock);
 	count = udmabuf_update_scan(um, &up, &lo, &hi, &sw.max_bufs);
 	mutex_unlock(&um->lock);
-	if (!count || !udmabuf_range_cached(up.mapping, lo, hi))
+	if (!count || !udmabuf_range_cached(&up, lo, hi))
 		return;
+	if (!udmabuf_swap_alloc(&sw, hi - lo, count))
+		goto free_work;
 
 	/*
-	 * Pin what the page cache holds now; validation below proves that it
-	 * is what the fault mapped and that it is still mapped.
+	 * Pin what the page cache holds now, for the indices that changed
+	 * only; validation below proves that it is what the fault mapped and
+	 * that it is still mapped.
 	 */
-	folios = kvmalloc_array(hi - lo, sizeof(*folios), GFP_KERNEL);
-	sw.pins = kvcalloc(hi - lo, sizeof(*sw.pins), GFP_KERNEL);
-	sw.old = kvmalloc_array(count, sizeof(*sw.old), GFP_KERNEL);
-	sw.bufs = kcalloc(sw.max_bufs, sizeof(*sw.bufs), GFP_KERNEL);
-	sw.lo = kcalloc(sw.max_bufs, sizeof(*sw.lo), GFP_KERNEL);
-	sw.hi = kcalloc(sw.max_bufs, sizeof(*sw.hi), GFP_KERNEL);
-	if (!folios || !sw.pins || !sw.old || !sw.bufs || !sw.lo || !sw.hi)
+	n = memfd_pin_folios(vma->vm_file, (loff_t)lo << PAGE_SHIFT,
+			     ((loff_t)hi << PAGE_SHIFT) - 1, sw.folios, hi - lo,
+			     &off);
+	if (n <= 0)
 		goto free_work;
-	sw.max_old = count;
-	sw.nr_pins = memfd_pin_folios(vma->vm_file, (loff_t)lo << PAGE_SHIFT,
-				      ((loff_t)hi << PAGE_SHIFT) - 1, folios,
-				      hi - lo, &off);
-	if (sw.nr_pins <= 0)
-		goto free_work;
-	for (k = 0; k < sw.nr_pins; k++) {
-		sw.pins[k] = kmalloc(sizeof(*sw.pins[k]), GFP_KERNEL);
-		if (!sw.pins[k]) {
-			for (; k < sw.nr_pins; k++)
-				unpin_folio(folios[k]);
+	for (k = 0; k < n; k++) {
+		struct udmabuf_pin *pin = kmalloc(sizeof(*pin), GFP_KERNEL);
+
+		if (!pin) {
+			for (; k < n; k++)
+				unpin_folio(sw.folios[k]);
 			goto put_pins;
 		}
-		sw.pins[k]->folio = folios[k];
-		kref_init(&sw.pins[k]->ref);
+		pin->folio = sw.folios[k];
+		kref_init(&pin->ref);
+		sw.pins[sw.nr_pins++] = pin;
 	}
 
 	atomic_long_inc(&udmabuf_stats.eager_hits);
@@ -1074,27 +1279,30 @@ static void udmabuf_mn_update(struct mmu_notifier *mn,
 	mutex_unlock(&um->lock);
 	atomic_long_add(sw.nr_old, &udmabuf_stats.eager_pages);
 
-	for (i = 0; i < sw.nr_bufs; i++) {
-		struct udmabuf *buf = sw.bufs[i];
+	for (i = 0; i < sw.nr_bufs; i++)
+		udmabuf_changed(sw.bufs[i], sw.lo[i], sw.hi[i] - sw.lo[i],
+				false, true);
+	/*
+	 * The replaced pins, in runs (a huge folio is one pin), released
+	 * later out of the fault path; queued before the buffers are let go,
+	 * so that the flush in udmabuf_release() sees them.
+	 */
+	while (sw.nr_old) {
+		struct udmabuf_pin *pin = sw.old[--sw.nr_old];
+		unsigned long run = 1;
 
-		udmabuf_changed(buf, sw.lo[i], sw.hi[i] - sw.lo[i], false,
-				true);
-		if (atomic_dec_and_test(&buf->notifying))
-			wake_up(&buf->notify_wq);
+		for (; sw.nr_old && sw.old[sw.nr_old - 1] == pin; run++)
+			sw.nr_old--;
+		udmabuf_pin_put_deferred(pin, run);
 	}
-	while (sw.nr_old)
-		udmabuf_pin_put(sw.old[--sw.nr_old]);
+	for (i = 0; i < sw.nr_bufs; i++)
+		if (atomic_dec_and_test(&sw.bufs[i]->notifying))
+			wake_up(&sw.bufs[i]->notify_wq);
 put_pins:
 	for (k = 0; k < sw.nr_pins; k++)
-		if (sw.pins[k])
-			udmabuf_pin_put(sw.pins[k]);
+		udmabuf_pin_put(sw.pins[k]);
 free_work:
-	kfree(sw.hi);
-	kfree(sw.lo);
-	kfree(sw.bufs);
-	kvfree(sw.old);
-	kvfree(sw.pins);
-	kvfree(folios);
+	udmabuf_swap_free(&sw);
 }
 
 static struct mmu_notifier *udmabuf_mn_alloc(struct mm_struct *mm)
@@ -1340,6 +1548,7 @@ static void __exit udmabuf_exit(void)
 	misc_deregister(&udmabuf_misc);
 	/* udmabuf_mn_free() runs from SRCU callbacks. */
 	mmu_notifier_synchronize();
+	flush_delayed_work(&udmabuf_reap_work);
 }
 
 module_init(udmabuf_init);
