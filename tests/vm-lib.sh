@@ -33,3 +33,22 @@ run() {
 	[ $st = 124 ] && echo "not ok - $name timed out"
 	return $st
 }
+
+# kmemleak_check NAME: with kmemleak (make test DEBUG=1), a TAP line for
+# the leaks reported so far; nothing without it.
+kmemleak_check() {
+	kl=/sys/kernel/debug/kmemleak
+	[ -w $kl ] || return 0
+	# Objects younger than 5 s are not reported: scan twice.
+	echo scan > $kl
+	sleep 6
+	echo scan > $kl
+	n=$(grep -c '^unreferenced object' $kl)
+	if [ "$n" = 0 ]; then
+		echo "ok - kmemleak: no leaks after $1"
+		return 0
+	fi
+	echo "not ok - kmemleak: $n leaks after $1"
+	sed -n '1,40s/^/# /p' $kl
+	return 1
+}

@@ -27,10 +27,22 @@ else
 	rc=1
 fi
 
+kmemleak_check hmm_mirror.ko || rc=1
+
 if load "$KOBJ/lib/test_hmm.ko" $spm; then
 	run hmm-tests/test_hmm "$B/tests/hmm_mirror_upstream" || rc=1
 	unload test_hmm || rc=1
 else
 	rc=1
+fi
+# 6.12's test_hmm.ko never puts its devices (dmirror_device_remove() has
+# no put_device()), leaking their names and private data on unload: show
+# those, and keep them out of the runner's final kmemleak check.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan > /sys/kernel/debug/kmemleak
+	echo "# test_hmm.ko (upstream) leaks, not counted: $(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak)"
+	echo clear > /sys/kernel/debug/kmemleak
 fi
 exit $rc
