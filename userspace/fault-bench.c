@@ -23,37 +23,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #include "../tests/mmu_update_test/mmu_update_test.h"
 
 #define PAGE	4096UL
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: fault-bench [--pages N] [--reps R] [--read] [--subscribe]\n");
 	exit(2);
-}
-
-static long number(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max) {
-		fprintf(stderr, "fault-bench: '%s' is not a number in [%ld, %ld]\n",
-			s, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 int main(int argc, char **argv)
@@ -71,8 +50,8 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': pages = number(optarg, 1, 1L << 22); break;
-		case 'r': reps = number(optarg, 1, 1000); break;
+		case 'p': pages = number_arg(NULL, optarg, 1, 1L << 22); break;
+		case 'r': reps = number_arg(NULL, optarg, 1, 1000); break;
 		case 'R': do_read = 1; break;
 		case 's': subscribe = 1; break;
 		default: usage();

@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #include "../hmm-mirror/hmm_mirror_uapi.h"
 
 #ifndef MFD_HUGETLB
@@ -53,35 +55,12 @@
 
 static const char *prog = "hmm-bench";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: %s [--mib M] [--hugetlb] [--prefill] [--chunk-pages N]\n"
 		"                 [--reps R] [--device PATH]\n", prog);
 	exit(2);
-}
-
-static long number(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "%s: %s '%s' is not a number in [%ld, %ld]\n",
-			prog, opt, s, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 static uint64_t tag(long rep, unsigned long page)
@@ -233,12 +212,12 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': mib = number("--mib", optarg, 2, 4096); break;
+		case 'm': mib = number_arg("--mib", optarg, 2, 4096); break;
 		case 'H': hugetlb = 1; break;
 		case 'p': do_prefill = 1; break;
 		/* hmm_mirror.ko takes at most 1 GiB an access */
-		case 'c': chunk = number("--chunk-pages", optarg, 1, 1L << 18); break;
-		case 'r': reps = number("--reps", optarg, 1, 100); break;
+		case 'c': chunk = number_arg("--chunk-pages", optarg, 1, 1L << 18); break;
+		case 'r': reps = number_arg("--reps", optarg, 1, 100); break;
 		case 'd': device = optarg; break;
 		default: usage();
 		}

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB	0x0004U
 #endif
@@ -52,14 +54,6 @@
 #define MIB	(1UL << 20)
 
 static const char *prog = "udmabuf-bench";
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void usage(void)
 {
@@ -80,21 +74,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(errno));
 	exit(1);
-}
-
-static long number(const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "%s: '%s' is not a number in [%ld, %ld]\n",
-			prog, s, min, max);
-		exit(2);
-	}
-	return v;
 }
 
 /* A memfd of @size bytes sealed as udmabuf wants, mapped and written. */
@@ -311,9 +290,9 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'm': mib = number(optarg, 1, 16384); break;
-		case 'r': reps = number(optarg, 1, 1000); break;
-		case 'n': items = number(optarg, 1, 1024); items_set = 1; break;
+		case 'm': mib = number_arg(NULL, optarg, 1, 16384); break;
+		case 'r': reps = number_arg(NULL, optarg, 1, 1000); break;
+		case 'n': items = number_arg(NULL, optarg, 1, 1024); items_set = 1; break;
 		case 'u': with_buf = 1; break;
 		case 'H': hugetlb = 1; break;
 		default: usage();
