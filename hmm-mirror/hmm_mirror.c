@@ -103,7 +103,8 @@ struct hmir_chunk {
 struct hmir_device {
 	struct cdev		cdev;
 	struct device		dev;
-	unsigned int		type;		/* HMM_DMIRROR_MEMORY_DEVICE_* */
+	/* HMM_DMIRROR_MEMORY_DEVICE_* */
+	unsigned int		type;
 	phys_addr_t		spm_addr;	/* device coherent memory */
 
 	struct mutex		chunks_lock;	/* protects chunks */
@@ -114,7 +115,8 @@ struct hmir_device {
 	unsigned long		nr_free;
 
 	struct mutex		mirrors_lock;	/* protects mirrors */
-	struct list_head	mirrors;	/* open files, hmir_mirror.node */
+	/* open files, through hmir_mirror.node */
+	struct list_head	mirrors;
 };
 
 /* One open file: a device context mirroring the opener's mm. */
@@ -508,7 +510,8 @@ static int hmir_fault(struct hmir_mirror *mir, unsigned long start,
 				ret = -EBUSY;
 				goto out_mmput;
 			}
-			range.notifier_seq = mmu_interval_read_begin(&mir->notifier);
+			range.notifier_seq =
+				mmu_interval_read_begin(&mir->notifier);
 			mmap_read_lock(mm);
 			ret = hmm_range_fault(&range);
 			mmap_read_unlock(mm);
@@ -691,7 +694,8 @@ static int hmir_add_chunk(struct hmir_device *mdev)
 
 release_region:
 	if (chunk->res)
-		release_mem_region(chunk->res->start, resource_size(chunk->res));
+		release_mem_region(chunk->res->start,
+				   resource_size(chunk->res));
 unlock:
 	mutex_unlock(&mdev->chunks_lock);
 	kfree(chunk);
@@ -1536,9 +1540,10 @@ static int __init hmir_init(void)
 	if (ret)
 		return ret;
 	for (id = 0; id < nr; id++) {
-		ret = hmir_device_init(&hmir_devices[id], id,
-				       id < 2 ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE :
-				       HMM_DMIRROR_MEMORY_DEVICE_COHERENT,
+		unsigned int type = id < 2 ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE :
+					     HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+
+		ret = hmir_device_init(&hmir_devices[id], id, type,
 				       id == 2 ? spm_addr_dev0 : spm_addr_dev1);
 		if (ret)
 			goto fini_devices;
