@@ -13,7 +13,7 @@ done
 # KNOWN BUG (issue 3 stays open): with two vCPUs the shmem variant of
 # udmabuf_race reads a word that is neither the old nor the new content
 # (a freed page) in about one run in four.  It is not run by default, and
-# not counted: UDMABUF_RACE=all runs it.
+# not counted: make test UDMABUF_RACE=all runs it.
 if [ "${UDMABUF_RACE:-}" = all ]; then
 	run udmabuf_race "$B/tests/udmabuf_race" || rc=1
 else
