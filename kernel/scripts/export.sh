@@ -13,7 +13,7 @@ out=$top/kernel/patches
 	{ echo "export.sh: commit your changes in $tree first" >&2; exit 1; }
 
 rm -f "$out"/*.patch
-git -C "$tree" format-patch -q --no-signature --zero-commit --cover-letter \
+git -C "$tree" -c diff.suppressBlankEmpty=true format-patch -q --no-signature --zero-commit --cover-letter \
 	--subject-prefix="RFC PATCH" -o "$out" base..series
 cover=$out/0000-cover-letter.patch
 if [ -f "$top/kernel/cover-letter.txt" ]; then
