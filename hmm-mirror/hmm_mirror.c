@@ -895,18 +895,30 @@ static void hmir_remove_chunks(struct hmir_device *mdev)
 	mutex_unlock(&mdev->chunks_lock);
 }
 
-/* Validates the VMA and clips [addr, end) to it and to HMIR_BATCH pages. */
-static struct vm_area_struct *hmir_migrate_vma(struct mm_struct *mm,
-					       unsigned long addr,
-					       unsigned long end,
-					       unsigned long *next)
+/*
+ * Sets up the migration of [addr, end) clipped to its VMA and to HMIR_BATCH
+ * pages (*next: where the next one starts), selecting @flags pages, into
+ * @src and @dst of HMIR_BATCH entries.
+ */
+static int hmir_migrate_setup(struct hmir_mirror *mir, struct migrate_vma *args,
+			      unsigned long *src, unsigned long *dst,
+			      unsigned long addr, unsigned long end,
+			      unsigned long flags, unsigned long *next)
 {
-	struct vm_area_struct *vma = vma_lookup(mm, addr);
+	struct vm_area_struct *vma = vma_lookup(mir->notifier.mm, addr);
 
 	if (!vma || !(vma->vm_flags & VM_READ))
-		return NULL;
+		return -EINVAL;
 	*next = min3(end, vma->vm_end, addr + HMIR_BATCH * PAGE_SIZE);
-	return vma;
+	memset(args, 0, sizeof(*args));
+	args->vma = vma;
+	args->src = src;
+	args->dst = dst;
+	args->start = addr;
+	args->end = *next;
+	args->pgmap_owner = mir->mdev;
+	args->flags = flags;
+	return migrate_vma_setup(args);
 }
 
 /* Fills the device pages of a migration to the device and maps them. */
@@ -975,19 +987,8 @@ static int hmir_migrate_to_dev(struct hmir_mirror *mir,
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
-		memset(&args, 0, sizeof(args));
-		args.vma = hmir_migrate_vma(mm, addr, end, &next);
-		if (!args.vma) {
-			ret = -EINVAL;
-			break;
-		}
-		args.src = src;
-		args.dst = dst;
-		args.start = addr;
-		args.end = next;
-		args.pgmap_owner = mir->mdev;
-		args.flags = MIGRATE_VMA_SELECT_SYSTEM;
-		ret = migrate_vma_setup(&args);
+		ret = hmir_migrate_setup(mir, &args, src, dst, addr, end,
+					 MIGRATE_VMA_SELECT_SYSTEM, &next);
 		if (ret)
 			break;
 		hmir_copy_to_dev(mir, &args);
@@ -1011,6 +1012,9 @@ static int hmir_migrate_to_sys(struct hmir_mirror *mir,
 	struct mm_struct *mm = mir->notifier.mm;
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
 	unsigned long src[HMIR_BATCH], dst[HMIR_BATCH];
+	unsigned long select = hmir_is_private(mir->mdev) ?
+			       MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
+			       MIGRATE_VMA_SELECT_DEVICE_COHERENT;
 	unsigned long addr, next, i;
 	struct migrate_vma args;
 	int ret = 0;
@@ -1019,21 +1023,8 @@ static int hmir_migrate_to_sys(struct hmir_mirror *mir,
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
-		memset(&args, 0, sizeof(args));
-		args.vma = hmir_migrate_vma(mm, addr, end, &next);
-		if (!args.vma) {
-			ret = -EINVAL;
-			break;
-		}
-		args.src = src;
-		args.dst = dst;
-		args.start = addr;
-		args.end = next;
-		args.pgmap_owner = mir->mdev;
-		args.flags = hmir_is_private(mir->mdev) ?
-			     MIGRATE_VMA_SELECT_DEVICE_PRIVATE :
-			     MIGRATE_VMA_SELECT_DEVICE_COHERENT;
-		ret = migrate_vma_setup(&args);
+		ret = hmir_migrate_setup(mir, &args, src, dst, addr, end,
+					 select, &next);
 		if (ret)
 			break;
 		hmir_copy_to_sys(&args, mir->mdev);
