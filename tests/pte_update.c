@@ -427,6 +427,16 @@ TEST_F(mut, interval_subscribers_only_for_their_range)
 	check_against_pagemap(_metadata, self->ev, n);
 }
 
+/* An interval subscription over [p, p + len), or one for the whole mm. */
+static int subscribe(int dev, bool interval, void *p, size_t len)
+{
+	struct mut_interval iv = { .start = (uintptr_t)p, .length = len };
+
+	if (interval)
+		return ioctl(dev, MUT_IOC_SUBSCRIBE_RANGE, &iv);
+	return ioctl(dev, MUT_IOC_SUBSCRIBE_MM);
+}
+
 /* Race an invalidation into the window between the PTE read and validation. */
 struct racer {
 	char *addr;
@@ -446,7 +456,6 @@ static void window_race(struct __test_metadata *_metadata, int dev,
 			struct mut_event *ev, bool interval, enum inval how,
 			unsigned int mfd_flags, size_t unit)
 {
-	struct mut_interval iv = { .length = unit };
 	struct racer r;
 	pthread_t t;
 	char *p;
@@ -456,12 +465,7 @@ static void window_race(struct __test_metadata *_metadata, int dev,
 	ASSERT_GE(fd, 0);
 	p = map_aligned(unit, unit, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
 	ASSERT_NE(MAP_FAILED, p);
-	if (interval) {
-		iv.start = (uintptr_t)p;
-		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_RANGE, &iv));
-	} else {
-		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_MM));
-	}
+	ASSERT_EQ(0, subscribe(dev, interval, p, unit));
 
 	ASSERT_EQ(0, ioctl(dev, MUT_IOC_HOLD));
 	r.addr = p;
@@ -520,7 +524,6 @@ TEST_F(mut, hugetlb_punch_in_window_fails_validation)
 static void munmap_after(struct __test_metadata *_metadata, int dev,
 			 struct mut_event *ev, bool interval, bool unmap)
 {
-	struct mut_interval iv = { .length = 2 * PAGE };
 	char *p;
 	int fd, n;
 
@@ -528,12 +531,7 @@ static void munmap_after(struct __test_metadata *_metadata, int dev,
 	ASSERT_GE(fd, 0);
 	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	if (interval) {
-		iv.start = (uintptr_t)p;
-		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_RANGE, &iv));
-	} else {
-		ASSERT_EQ(0, ioctl(dev, MUT_IOC_SUBSCRIBE_MM));
-	}
+	ASSERT_EQ(0, subscribe(dev, interval, p, 2 * PAGE));
 	p[0] = 1;
 	n = events_in(dev, p, 2 * PAGE, ev, MUT_MAX_EVENTS);
 	ASSERT_EQ(1, n);
