@@ -32,8 +32,9 @@ struct race {
 	atomic_ulong bad;		/* words that were neither */
 	int vfd;			/* a vmap held all along */
 	atomic_ulong rounds, punches, reads, vmaps;
-	uint64_t bad_word;
+	uint64_t bad_word, bad_again;	/* the word, read again 1 ms later */
 	unsigned long bad_page;
+	const char *bad_src;		/* which reader saw it */
 };
 
 static double now(void)
@@ -52,16 +53,30 @@ static bool word_ok(struct race *r, unsigned long pg, uint64_t w)
 	       (w & 0xffffff) >= 1 && (w & 0xffffff) <= atomic_load(&r->gen);
 }
 
+/*
+ * Check page @pg of @buf (read by @src).  On a bad word, read it again a
+ * millisecond later: a transient (a page shown before it was cleared) and a
+ * lasting bad mapping look different.
+ */
 static void check_words(struct race *r, const volatile uint64_t *buf,
-			unsigned long pg)
+			unsigned long pg, const char *src)
 {
-	uint64_t a = buf[pg * (PS / 8)];
-	uint64_t b = buf[pg * (PS / 8) + PS / 8 - 1];
+	unsigned long w = pg * (PS / 8);
+	uint64_t a = buf[w];
+	uint64_t b = buf[w + PS / 8 - 1];
 
-	if (!word_ok(r, pg, a) || !word_ok(r, pg, b)) {
-		r->bad_word = word_ok(r, pg, a) ? b : a;
+	if (word_ok(r, pg, a) && word_ok(r, pg, b))
+		return;
+	if (word_ok(r, pg, a)) {
+		a = b;
+		w += PS / 8 - 1;
+	}
+	if (!atomic_fetch_add(&r->bad, 1)) {
+		r->bad_word = a;
 		r->bad_page = pg;
-		atomic_fetch_add(&r->bad, 1);
+		r->bad_src = src;
+		usleep(1000);
+		r->bad_again = buf[w];
 	}
 }
 
@@ -113,7 +128,7 @@ static void *map_reader(void *arg)
 
 	while (!atomic_load(&r->stop)) {
 		for (pg = 0; pg < r->npages; pg++)
-			check_words(r, r->map, pg);
+			check_words(r, r->map, pg, "mmap");
 		atomic_fetch_add(&r->reads, 1);
 	}
 	return NULL;
@@ -138,13 +153,13 @@ static void *vmap_reader(void *arg)
 			continue;
 		}
 		for (pg = 0; pg < r->npages; pg++)
-			check_words(r, copy, pg);
+			check_words(r, copy, pg, "vmap");
 		if (ub_vmap_read_held(r->vfd, 0, copy, size)) {
 			atomic_fetch_add(&r->bad, 1);
 			continue;
 		}
 		for (pg = 0; pg < r->npages; pg++)
-			check_words(r, copy, pg);
+			check_words(r, copy, pg, "held vmap");
 		atomic_fetch_add(&r->vmaps, 1);
 	}
 	free(copy);
@@ -253,8 +268,10 @@ TEST_F_TIMEOUT(race, punch_vs_read, 120)
 		       atomic_load(&r.rounds), atomic_load(&r.punches),
 		       atomic_load(&r.reads), atomic_load(&r.vmaps));
 	if (atomic_load(&r.bad))
-		ksft_print_msg("page %lu: bad word %#llx\n", r.bad_page,
-			       (unsigned long long)r.bad_word);
+		ksft_print_msg("%s page %lu: bad word %#llx (%#llx 1 ms later)\n",
+			       r.bad_src ? r.bad_src : "a failed ioctl:",
+			       r.bad_page, (unsigned long long)r.bad_word,
+			       (unsigned long long)r.bad_again);
 	EXPECT_EQ(0, atomic_load(&r.bad));
 	EXPECT_LT(0, atomic_load(&r.rounds));
 	EXPECT_LT(0, atomic_load(&r.reads));
