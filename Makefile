@@ -91,7 +91,7 @@ tests: kernel
 
 test: modules tests
 	@mkdir -p $(VM_OUT)
-	@set +e; $(VM) -- env PARTS='$(PARTS)' UDMABUF_RACE='$(UDMABUF_RACE)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
+	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; \
 	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc
 
