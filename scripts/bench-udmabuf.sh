@@ -91,6 +91,20 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 			"$(get "$1" "$2" cycle_faults_per_sec)"
 	done
 	echo "   ratio udmabuf/none $r  target >= 0.90: $(verdict "$r" 0.9 '>=')"
+	# The best a follower can do: the update op call (follow_faults=0)
+	# plus freeing the replaced page, which the punch no longer does
+	# while the buffer pins it, with no work of the driver's own.
+	nf=$(get patched refault-buf-nofollow faults_per_sec)
+	if [ -n "$nf" ]; then
+		awk -v n="$n" -v nf="$nf" -v pn="$(need patched refault-nobuf punch_ms)" \
+			-v pb="$(need patched refault-buf punch_ms)" \
+			-v pages="$(need patched refault-nobuf pages)" 'BEGIN {
+			free = (pn - pb) / 1000 / pages
+			printf "   ceiling (info): update op call + page free, nothing else: %.4f\n",
+				(1 / n) / (1 / nf + free)
+			printf "     (per fault: none %.0f ns, op call %.0f ns, free %.0f ns)\n",
+				1e9 / n, 1e9 / nf - 1e9 / n, free * 1e9 }'
+	fi
 	echo
 
 	echo "2. UDMABUF_CREATE_LIST of 1 GiB: 16 items of 64 MiB over one written"
