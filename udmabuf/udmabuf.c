@@ -963,21 +963,24 @@ static int udmabuf_mn_invalidate_start(struct mmu_notifier *mn,
 	return 0;
 }
 
-/* The part of @seg inside memfd pages [@first, @end), as memfd indices. */
-static bool udmabuf_seg_clip(const struct udmabuf_seg *seg, pgoff_t first,
-			     pgoff_t end, pgoff_t *lo, pgoff_t *hi)
-{
-	*lo = max(first, seg->first);
-	*hi = min(end, seg->first + seg->nr);
-	return *lo < *hi;
-}
-
 struct udmabuf_update {
 	struct address_space *mapping;
 	pgoff_t first;		/* memfd index mapped at update->start */
 	pgoff_t end;		/* one past the last memfd index mapped */
 	unsigned long pfn;	/* pfn mapped at @first */
 };
+
+/* The memfd indices [@lo, @hi) of @seg that the update @up mapped, if any. */
+static bool udmabuf_seg_clip(const struct udmabuf_seg *seg,
+			     const struct udmabuf_update *up, pgoff_t *lo,
+			     pgoff_t *hi)
+{
+	if (seg->memfd->f_mapping != up->mapping)
+		return false;
+	*lo = max(up->first, seg->first);
+	*hi = min(up->end, seg->first + seg->nr);
+	return *lo < *hi;
+}
 
 /*
  * First pass, under um->lock: how many buffer pages hold another folio than
@@ -1001,9 +1004,7 @@ static pgoff_t udmabuf_update_scan(struct udmabuf_mm *um,
 		for (i = 0; i < buf->nr_segs; i++) {
 			struct udmabuf_seg *seg = &buf->segs[i];
 
-			if (seg->memfd->f_mapping != up->mapping ||
-			    !udmabuf_seg_clip(seg, up->first, up->end,
-					      &lo, &hi))
+			if (!udmabuf_seg_clip(seg, up, &lo, &hi))
 				continue;
 			for (idx = lo; idx < hi; idx++) {
 				pg = seg->start + (idx - seg->first);
@@ -1129,9 +1130,7 @@ static void udmabuf_update_swap(struct udmabuf_mm *um,
 		for (i = 0; i < buf->nr_segs; i++) {
 			struct udmabuf_seg *seg = &buf->segs[i];
 
-			if (seg->memfd->f_mapping != up->mapping ||
-			    !udmabuf_seg_clip(seg, up->first, up->end,
-					      &lo, &hi))
+			if (!udmabuf_seg_clip(seg, up, &lo, &hi))
 				continue;
 			for (idx = lo; idx < hi; idx++) {
 				struct udmabuf_page *p;
