@@ -166,6 +166,28 @@ static void *vmap_reader(void *arg)
 	return NULL;
 }
 
+/*
+ * The first page of @buf (read through @what) whose first or last word is
+ * not the memfd's, or -1.
+ */
+static long first_mismatch(struct race *r, const volatile uint64_t *buf,
+			   const char *what)
+{
+	unsigned long pg, w0, w1;
+
+	for (pg = 0; pg < r->npages; pg++) {
+		w0 = pg * (PS / 8);
+		w1 = w0 + PS / 8 - 1;
+		if (buf[w0] != r->mem[w0] || buf[w1] != r->mem[w1]) {
+			ksft_print_msg("%s page %lu: %#llx, memfd %#llx\n",
+				       what, pg, (unsigned long long)buf[w0],
+				       (unsigned long long)r->mem[w0]);
+			return pg;
+		}
+	}
+	return -1;
+}
+
 static void set_param(const char *name, const char *val)
 {
 	char path[128];
@@ -229,7 +251,7 @@ TEST_F_TIMEOUT(race, punch_vs_read, 120)
 		.chunk = variant->chunk,
 	};
 	size_t size = r.npages * PS;
-	long before, after, mis;
+	long before, after;
 	unsigned long pg;
 	uint64_t *copy;
 	double end;
@@ -275,53 +297,17 @@ TEST_F_TIMEOUT(race, punch_vs_read, 120)
 	EXPECT_EQ(0, atomic_load(&r.bad));
 	EXPECT_LT(0, atomic_load(&r.rounds));
 	EXPECT_LT(0, atomic_load(&r.reads));
-	mis = -1;
 
 	/* Quiet now: every path must show exactly the memfd's contents. */
 	ASSERT_EQ(0, ub_sync(r.dbuf, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
-	for (pg = 0; pg < r.npages; pg++) {
-		unsigned long w0 = pg * (PS / 8), w1 = w0 + PS / 8 - 1;
-
-		if (r.map[w0] != r.mem[w0] || r.map[w1] != r.mem[w1]) {
-			ksft_print_msg("mmap page %lu: %#llx, memfd %#llx\n",
-				       pg, (unsigned long long)r.map[w0],
-				       (unsigned long long)r.mem[w0]);
-			mis = pg;
-			break;
-		}
-	}
-	EXPECT_EQ(-1, mis);
+	EXPECT_EQ(-1, first_mismatch(&r, r.map, "mmap"));
 	ASSERT_EQ(0, ub_sync(r.dbuf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
-	mis = -1;
 	copy = malloc(size);
 	ASSERT_NE(NULL, copy);
 	ASSERT_EQ(0, ub_vmap_read(r.dbuf, 0, copy, size));
-	for (pg = 0; pg < r.npages; pg++) {
-		unsigned long w0 = pg * (PS / 8);
-
-		if (copy[w0] != r.mem[w0]) {
-			ksft_print_msg("vmap page %lu: %#llx, memfd %#llx\n",
-				       pg, (unsigned long long)copy[w0],
-				       (unsigned long long)r.mem[w0]);
-			mis = pg;
-			break;
-		}
-	}
-	EXPECT_EQ(-1, mis);
-	mis = -1;
+	EXPECT_EQ(-1, first_mismatch(&r, copy, "vmap"));
 	ASSERT_EQ(0, ub_vmap_read_held(r.vfd, 0, copy, size));
-	for (pg = 0; pg < r.npages; pg++) {
-		unsigned long w0 = pg * (PS / 8);
-
-		if (copy[w0] != r.mem[w0]) {
-			ksft_print_msg("held vmap page %lu: %#llx, memfd %#llx\n",
-				       pg, (unsigned long long)copy[w0],
-				       (unsigned long long)r.mem[w0]);
-			mis = pg;
-			break;
-		}
-	}
-	EXPECT_EQ(-1, mis);
+	EXPECT_EQ(-1, first_mismatch(&r, copy, "held vmap"));
 	free(copy);
 	close(r.vfd);
 
