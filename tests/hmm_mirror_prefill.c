@@ -74,6 +74,30 @@ static void *map_aligned(unsigned long size, unsigned long align, int prot,
 	return mmap(p, size, prot, flags | MAP_FIXED, fd, 0);
 }
 
+/*
+ * A shmem memfd of @size bytes (its fd in *@memfd) mapped shared read-write;
+ * with @thp, 2 MiB aligned and MADV_HUGEPAGE.
+ */
+static char *shmem_map(struct __test_metadata *_metadata, const char *name,
+		       unsigned long size, bool thp, int *memfd)
+{
+	char *p;
+
+	*memfd = memfd_create(name, 0);
+	ASSERT_GE(*memfd, 0);
+	ASSERT_EQ(ftruncate(*memfd, size), 0);
+	if (thp)
+		p = map_aligned(size, TWOMEG, PROT_READ | PROT_WRITE,
+				MAP_SHARED, *memfd);
+	else
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 *memfd, 0);
+	ASSERT_NE(p, MAP_FAILED);
+	if (thp)
+		ASSERT_EQ(madvise(p, size, MADV_HUGEPAGE), 0);
+	return p;
+}
+
 static void fill(void *p, unsigned long size, unsigned int seed)
 {
 	unsigned int *w = p;
@@ -162,11 +186,7 @@ TEST_F(prefill, memfd_shared)
 	int memfd;
 	char *p;
 
-	memfd = memfd_create("prefill", 0);
-	ASSERT_GE(memfd, 0);
-	ASSERT_EQ(ftruncate(memfd, size), 0);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	ASSERT_NE(p, MAP_FAILED);
+	p = shmem_map(_metadata, "prefill", size, false, &memfd);
 	cpu_then_device(_metadata, self, p, size, memfd);
 	munmap(p, size);
 	close(memfd);
@@ -206,13 +226,7 @@ TEST_F(prefill, shmem_thp)
 	int memfd;
 	char *p;
 
-	memfd = memfd_create("prefill-thp", 0);
-	ASSERT_GE(memfd, 0);
-	ASSERT_EQ(ftruncate(memfd, size), 0);
-	p = map_aligned(size, TWOMEG, PROT_READ | PROT_WRITE, MAP_SHARED,
-			memfd);
-	ASSERT_NE(p, MAP_FAILED);
-	ASSERT_EQ(madvise(p, size, MADV_HUGEPAGE), 0);
+	p = shmem_map(_metadata, "prefill-thp", size, true, &memfd);
 	cpu_then_device(_metadata, self, p, size, memfd);
 	expect_pmd(_metadata, self->fd, p, size / page_size);
 	munmap(p, size);
@@ -251,13 +265,7 @@ TEST_F(prefill, shmem_thp_partial_invalidate)
 	int memfd;
 	char *p;
 
-	memfd = memfd_create("prefill-thp-part", 0);
-	ASSERT_GE(memfd, 0);
-	ASSERT_EQ(ftruncate(memfd, size), 0);
-	p = map_aligned(size, TWOMEG, PROT_READ | PROT_WRITE, MAP_SHARED,
-			memfd);
-	ASSERT_NE(p, MAP_FAILED);
-	ASSERT_EQ(madvise(p, size, MADV_HUGEPAGE), 0);
+	p = shmem_map(_metadata, "prefill-thp-part", size, true, &memfd);
 	ASSERT_EQ(prefill(self->fd, p, size), 0);
 	ASSERT_EQ(ioctl(self->fd, HMM_MIRROR_RESET), 0);
 	fill(self->buf, size, 9);
@@ -409,11 +417,7 @@ TEST_F(prefill, off_faults)
 	int memfd;
 	char *p;
 
-	memfd = memfd_create("prefill-off", 0);
-	ASSERT_GE(memfd, 0);
-	ASSERT_EQ(ftruncate(memfd, size), 0);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	ASSERT_NE(p, MAP_FAILED);
+	p = shmem_map(_metadata, "prefill-off", size, false, &memfd);
 	fill(self->buf, size, 5);
 	memcpy(p, self->buf, size);
 	ASSERT_EQ(dmirror(self->fd, HMM_DMIRROR_READ, p, self->mirror,
@@ -469,11 +473,7 @@ TEST_F(prefill, window)
 	int memfd;
 	char *p;
 
-	memfd = memfd_create("prefill-window", 0);
-	ASSERT_GE(memfd, 0);
-	ASSERT_EQ(ftruncate(memfd, size), 0);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	ASSERT_NE(p, MAP_FAILED);
+	p = shmem_map(_metadata, "prefill-window", size, false, &memfd);
 	/* First half only. */
 	ASSERT_EQ(prefill(self->fd, p, size / 2), 0);
 	fill(self->buf, size, 8);
