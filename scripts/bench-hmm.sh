@@ -142,6 +142,19 @@ dat=$out/hmm.dat
 		echo "$line"
 	done
 } > "$dat"
+# panel TITLE COL: one chart of data columns COL to COL + 2 (prefill on,
+# prefill off, test_hmm.ko), each bar labelled with its value.
+panel() {
+	local a=$2 b=$(($2 + 1)) c=$(($2 + 2))
+	cat <<P
+set title '$1'
+plot '$dat' using $a:xtic(1) title 'hmm\_mirror prefill on', '' using $b title 'hmm\_mirror prefill off', \
+	'' using $c title 'test\_hmm.ko', \
+	'' using (bar(1)):$a:$a with labels font ',9' offset 0,0.6 notitle, \
+	'' using (bar(2)):$b:$b with labels font ',9' offset 0,0.6 notitle, \
+	'' using (bar(3)):$c:$c with labels font ',9' offset 0,0.6 notitle
+P
+}
 gnuplot <<EOF
 set terminal pngcairo size 1500,520 font 'DejaVu Sans,11'
 set output '$out/hmm.png'
@@ -160,25 +173,10 @@ set linetype 1 lc rgb '#2a9d8f'
 set linetype 2 lc rgb '#e9c46a'
 set linetype 3 lc rgb '#8d99ae'
 bar(c) = \$0 + (c - 2) * 0.25
-set title 'device-read time (ms, lower is better)'
-plot '$dat' using 2:xtic(1) title 'hmm\_mirror prefill on', '' using 3 title 'hmm\_mirror prefill off', \
-	'' using 4 title 'test\_hmm.ko', \
-	'' using (bar(1)):2:2 with labels font ',9' offset 0,0.6 notitle, \
-	'' using (bar(2)):3:3 with labels font ',9' offset 0,0.6 notitle, \
-	'' using (bar(3)):4:4 with labels font ',9' offset 0,0.6 notitle
-set title 'device faults (sum of cmd.faults)'
+$(panel 'device-read time (ms, lower is better)' 2)
 set yrange [0:*]
-plot '$dat' using 5:xtic(1) title 'hmm\_mirror prefill on', '' using 6 title 'hmm\_mirror prefill off', \
-	'' using 7 title 'test\_hmm.ko', \
-	'' using (bar(1)):5:5 with labels font ',9' offset 0,0.6 notitle, \
-	'' using (bar(2)):6:6 with labels font ',9' offset 0,0.6 notitle, \
-	'' using (bar(3)):7:7 with labels font ',9' offset 0,0.6 notitle
-set title 'CPU touch throughput (k pages/s, higher is better)'
-plot '$dat' using 8:xtic(1) title 'hmm\_mirror prefill on', '' using 9 title 'hmm\_mirror prefill off', \
-	'' using 10 title 'test\_hmm.ko', \
-	'' using (bar(1)):8:8 with labels font ',9' offset 0,0.6 notitle, \
-	'' using (bar(2)):9:9 with labels font ',9' offset 0,0.6 notitle, \
-	'' using (bar(3)):10:10 with labels font ',9' offset 0,0.6 notitle
+$(panel 'device faults (sum of cmd.faults)' 5)
+$(panel 'CPU touch throughput (k pages/s, higher is better)' 8)
 unset multiplot
 EOF
 echo "wrote $out/hmm.txt $out/hmm.png" >&2
