@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Following the page cache: replacing the buffer pages whose folio left the
+ * memfd's page cache at their index (hole punch) by the folio there now.
+ *
+ * Two callers:
+ *  - the follow work, queued by update hints (udmabuf_index.c) for the
+ *    pages a fault mapped anew, and by the last unpin for the whole buffer.
+ *    It runs in process context, off every fault, and only takes pages the
+ *    page cache holds: it never fills a hole, which would undo a punch;
+ *  - lazy accesses (udmabuf_ops.c): a CPU mmap fault, vmap, map_dma_buf,
+ *    begin_cpu_access, pin.  They need every page, so a hole gets a new
+ *    zero folio, as a read fault of the memfd would give.
+ *
+ * Nothing is replaced while an attachment is pinned (udmabuf.pinned).
+ *
+ * A replaced page is zapped from the buffer's CPU mmaps before and after
+ * the swap.  Before: a reader's PTE for the old folio that was inserted
+ * before the folio left the page cache is gone by the time a hint can see
+ * the new pfn in the buffer and decide that there is nothing to zap.  After:
+ * entries inserted between the two, from pages read before the swap, are
+ * also caught by the recheck in the mmap fault (udmabuf_vm_fault()).
+ * Dynamic importers then get move_notify; the sg tables they mapped keep
+ * their pins until unmapped, so their DMA never reaches a freed page.
+ */
+#include <linux/delay.h>
+#include <linux/dma-resv.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+
+#include "udmabuf.h"
+
+static struct workqueue_struct *udmabuf_wq;
+
+/* The segment of buffer page @pg: segments are sorted by buffer page. */
+struct udmabuf_seg *udmabuf_seg_of(struct udmabuf *buf, pgoff_t pg)
+{
+	unsigned int lo = 0, hi = buf->nr_segs;
+
+	while (hi - lo > 1) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (buf->segs[mid].start <= pg)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	WARN_ON_ONCE(pg - buf->segs[lo].start >= buf->segs[lo].nr);
+	return &buf->segs[lo];
+}
+
+/**
+ * udmabuf_page_stale - did the folio of a page leave the page cache?
+ * @seg: the segment of the page
+ * @p: the page
+ * @idx: its memfd page index
+ *
+ * Truncation clears folio->mapping under the page cache lock; a pinned
+ * folio is never freed, so it is never reused at the same index either.
+ *
+ * Return: true if @p's folio is no longer the memfd's folio at @idx.
+ */
+bool udmabuf_page_stale(const struct udmabuf_seg *seg,
+			const struct udmabuf_page *p, pgoff_t idx)
+{
+	struct folio *folio = p->pin->folio;
+
+	if (READ_ONCE(folio->mapping) != seg->memfd->f_mapping)
+		return true;
+	return folio->index + (p->pfn - folio_pfn(folio)) != idx;
+}
+
+/**
+ * udmabuf_zap - drop buffer pages from the buffer's CPU mmaps
+ * @buf: the buffer
+ * @first: first buffer page
+ * @nr: number of pages
+ *
+ * Cheap when the buffer has no CPU mmap.  Context: may sleep.
+ */
+void udmabuf_zap(struct udmabuf *buf, pgoff_t first, pgoff_t nr)
+{
+	struct address_space *mapping = buf->inode->i_mapping;
+
+	if (mapping_mapped(mapping))
+		unmap_mapping_range(mapping, (loff_t)first << PAGE_SHIFT,
+				    (loff_t)nr << PAGE_SHIFT, 1);
+}
+
+/* move_notify to every dynamic importer but @except; resv lock held. */
+static void udmabuf_move_notify(struct udmabuf *buf,
+				struct dma_buf_attachment *except)
+{
+	struct dma_buf_attachment *at;
+
+	dma_resv_assert_held(buf->dmabuf->resv);
+	list_for_each_entry(at, &buf->dmabuf->attachments, node)
+		if (at != except && at->importer_ops)
+			at->importer_ops->move_notify(at);
+}
+
+/*
+ * After pages [@first, @first + @nr) were replaced: zap them from the CPU
+ * mmaps again and tell the dynamic importers.
+ */
+static void udmabuf_changed(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
+			    unsigned int flags,
+			    struct dma_buf_attachment *except)
+{
+	udmabuf_zap(buf, first, nr);
+	/*
+	 * No attachment: nobody to tell.  One attaching meanwhile maps after
+	 * this replacement's buf->lock section, so it gets the new pages.
+	 */
+	if (list_empty(&buf->dmabuf->attachments))
+		return;
+	if (!(flags & UDMABUF_FOLLOW_RESV))
+		dma_resv_lock(buf->dmabuf->resv, NULL);
+	udmabuf_move_notify(buf, except);
+	if (!(flags & UDMABUF_FOLLOW_RESV))
+		dma_resv_unlock(buf->dmabuf->resv);
+}
+
+/* How many pages from memfd index @idx on are in the page cache (<= @nr). */
+static pgoff_t udmabuf_cached(struct file *memfd, pgoff_t idx, pgoff_t nr)
+{
+	pgoff_t n = 0;
+
+	while (n < nr) {
+		struct folio *folio = filemap_get_folio(memfd->f_mapping,
+							idx + n);
+
+		if (IS_ERR(folio))
+			break;
+		n += min_t(pgoff_t, nr - n,
+			   folio_next_index(folio) - (idx + n));
+		folio_put(folio);
+	}
+	return n;
+}
+
+/*
+ * Pin what the page cache holds for buffer pages [@pg, @pg + @run) of @seg
+ * and swap it in where the buffer page is still stale and the fresh folio
+ * is still cached.  The second check orders this swap against a later
+ * replacement of the same page: if the fresh folio left the page cache
+ * before this buf->lock section, a newer one is on its way.
+ * Return: pages replaced, or a negative errno from pinning.
+ */
+static long udmabuf_follow_run(struct udmabuf *buf, struct udmabuf_seg *seg,
+			       pgoff_t pg, pgoff_t run, pgoff_t *lo,
+			       pgoff_t *hi)
+{
+	struct udmabuf_page fresh_s[8], *fresh = fresh_s;
+	pgoff_t first = udmabuf_seg_first(seg);
+	long done = 0;
+	pgoff_t i;
+	int ret;
+
+	if (run > ARRAY_SIZE(fresh_s))
+		fresh = kvmalloc_array(run, sizeof(*fresh), GFP_KERNEL);
+	if (!fresh)
+		return -ENOMEM;
+	ret = udmabuf_pin_pages(seg->memfd, first + (pg - seg->start), run,
+				fresh);
+	if (ret) {
+		done = ret;
+		goto free_fresh;
+	}
+	if (READ_ONCE(udmabuf_update_delay_us))
+		usleep_range(udmabuf_update_delay_us,
+			     udmabuf_update_delay_us + 10);
+	udmabuf_zap(buf, pg, run);
+
+	mutex_lock(&buf->lock);
+	for (i = 0; i < run; i++) {
+		struct udmabuf_page *cur = &buf->pages[pg + i];
+		pgoff_t idx = first + (pg + i - seg->start);
+		struct udmabuf_page old = *cur;
+
+		if (buf->pinned || !udmabuf_page_stale(seg, cur, idx) ||
+		    udmabuf_page_stale(seg, &fresh[i], idx))
+			continue;
+		cur->pin = fresh[i].pin;
+		WRITE_ONCE(cur->pfn, fresh[i].pfn);
+		/* fresh[] now holds what is to be let go. */
+		fresh[i] = old;
+		buf->gen++;
+		done++;
+		*lo = min(*lo, pg + i);
+		*hi = max(*hi, pg + i + 1);
+	}
+	mutex_unlock(&buf->lock);
+	udmabuf_pages_ref(fresh, run, false, false);
+free_fresh:
+	if (fresh != fresh_s)
+		kvfree(fresh);
+	return done;
+}
+
+/*
+ * The first stale page in [@pg, @end) and the run of stale pages from it
+ * within its segment, under buf->lock.  Returns @end if there is none.
+ */
+static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
+				  pgoff_t end, struct udmabuf_seg **segp,
+				  pgoff_t *runp)
+{
+	struct udmabuf_seg *seg = NULL;
+	pgoff_t run;
+
+	lockdep_assert_held(&buf->lock);
+	for (; pg < end; pg++) {
+		if (!seg || pg - seg->start >= seg->nr)
+			seg = udmabuf_seg_of(buf, pg);
+		if (udmabuf_page_stale(seg, &buf->pages[pg],
+				       udmabuf_seg_first(seg) +
+				       (pg - seg->start)))
+			break;
+	}
+	if (pg == end)
+		return end;
+	for (run = 1; pg + run < end && pg + run - seg->start < seg->nr &&
+	     udmabuf_page_stale(seg, &buf->pages[pg + run],
+				udmabuf_seg_first(seg) +
+				(pg + run - seg->start)); run++)
+		;
+	*segp = seg;
+	*runp = run;
+	return pg;
+}
+
+/**
+ * udmabuf_follow - replace the pages whose folio left the page cache
+ * @buf: the buffer
+ * @first: first buffer page to check
+ * @nr: number of pages to check
+ * @flags: %UDMABUF_FOLLOW_HOLES to fill holes with new folios (otherwise
+ *         stale pages over a hole keep their folio), %UDMABUF_FOLLOW_RESV
+ *         if the caller holds the reservation lock, %UDMABUF_FOLLOW_WORK
+ *         from the follow work (statistics)
+ * @except: the attachment not to tell (the one being mapped), or NULL
+ *
+ * Does nothing while an attachment is pinned.
+ *
+ * Context: process context, no udmabuf lock held.
+ * Return: 0 or a negative errno from pinning.
+ */
+int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
+		   unsigned int flags, struct dma_buf_attachment *except)
+{
+	pgoff_t end = first + nr, pg = first, lo = end, hi = 0;
+	long total = 0, done = 0;
+
+	while (pg < end) {
+		struct udmabuf_seg *seg;
+		pgoff_t run;
+
+		mutex_lock(&buf->lock);
+		if (!buf->pinned)
+			pg = udmabuf_next_stale(buf, pg, end, &seg, &run);
+		else
+			pg = end;
+		mutex_unlock(&buf->lock);
+		if (pg == end)
+			break;
+		if (!(flags & UDMABUF_FOLLOW_HOLES)) {
+			pgoff_t cached = udmabuf_cached(seg->memfd,
+							udmabuf_seg_first(seg) +
+							(pg - seg->start),
+							run);
+
+			if (!cached) {
+				pg++;
+				continue;
+			}
+			run = cached;
+		}
+		done = udmabuf_follow_run(buf, seg, pg, run, &lo, &hi);
+		if (done < 0)
+			break;
+		total += done;
+		pg += run;
+	}
+	if (total)
+		atomic_long_add(total, flags & UDMABUF_FOLLOW_WORK ?
+				&udmabuf_stats.eager_pages :
+				&udmabuf_stats.lazy_pages);
+	if (lo < hi)
+		udmabuf_changed(buf, lo, hi - lo, flags, except);
+	return done < 0 ? done : 0;
+}
+
+static void udmabuf_follow_work(struct work_struct *work)
+{
+	struct udmabuf *buf = container_of(work, struct udmabuf, follow_work);
+	pgoff_t lo, hi;
+	bool resync;
+
+	spin_lock(&buf->pending_lock);
+	lo = buf->pending_lo;
+	hi = buf->pending_hi;
+	resync = buf->pending_resync;
+	buf->pending_lo = ULONG_MAX;
+	buf->pending_hi = 0;
+	buf->pending_resync = false;
+	spin_unlock(&buf->pending_lock);
+	/* Readers refault through the lazy path, which also fills holes. */
+	if (resync)
+		udmabuf_zap(buf, 0, buf->pagecount);
+	/* Failures are left to the lazy path. */
+	if (lo < hi)
+		udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
+}
+
+/**
+ * udmabuf_follow_later - queue the follow work for buffer pages
+ * @buf: the buffer, alive until udmabuf_follow_stop()
+ * @lo: first buffer page
+ * @hi: end of the range (exclusive)
+ * @resync: zap every CPU mmap of the buffer first
+ *
+ * Context: any context that may take a spinlock.
+ */
+void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
+			  bool resync)
+{
+	spin_lock(&buf->pending_lock);
+	buf->pending_lo = min(buf->pending_lo, lo);
+	buf->pending_hi = max(buf->pending_hi, hi);
+	buf->pending_resync |= resync;
+	spin_unlock(&buf->pending_lock);
+	queue_work(udmabuf_wq, &buf->follow_work);
+}
+
+void udmabuf_follow_init(struct udmabuf *buf)
+{
+	INIT_WORK(&buf->follow_work, udmabuf_follow_work);
+	spin_lock_init(&buf->pending_lock);
+	buf->pending_lo = ULONG_MAX;
+	buf->pending_hi = 0;
+}
+
+/* Once nothing can queue the work any more (release). */
+void udmabuf_follow_stop(struct udmabuf *buf)
+{
+	cancel_work_sync(&buf->follow_work);
+}
+
+int udmabuf_follow_wq_init(void)
+{
+	udmabuf_wq = alloc_workqueue("udmabuf", WQ_UNBOUND, 0);
+	return udmabuf_wq ? 0 : -ENOMEM;
+}
+
+void udmabuf_follow_wq_exit(void)
+{
+	destroy_workqueue(udmabuf_wq);
+}

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The index of buffer segments by memfd page, and what a hint does.
+ *
+ * A hint names memfd pages [lo, hi) of a mapping: an update hint (a fault
+ * in a subscribed mm mapped them, at consecutive pfns from @pfn) or an
+ * invalidation hint (a subscribed mm saw them unmapped, maybe punched).
+ * Every fault of a subscribed mm on a shmem or hugetlbfs file asks, so the
+ * common answer, "no buffer covers this", must cost a hash lookup and an
+ * interval tree walk under a spinlock per memfd, whatever the number of
+ * buffers.
+ *
+ * For a covered page, an update hint compares the pfn the fault mapped with
+ * the one the buffer holds.  If they differ and the buffer is not pinned,
+ * it queues the buffer's follow work for those pages and zaps them from
+ * the buffer's CPU mmaps, so that a reader refaults through the lazy path
+ * once the writing fault has returned.  An invalidation hint only zaps.
+ * Nothing here sleeps but the zap, which runs with the file's lock dropped
+ * and only when the buffer has a CPU mmap.
+ */
+#include <linux/hashtable.h>
+#include <linux/mm.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include <linux/wait_bit.h>
+
+#include "udmabuf.h"
+
+/* The segments over one memfd. */
+struct udmabuf_file {
+	struct hlist_node node;		/* in udmabuf_files, RCU */
+	struct address_space *mapping;	/* the key, never dereferenced */
+	/*
+	 * Protects @tree.  Taken by every fault of a subscribed mm on this
+	 * memfd: held for one tree walk, nothing under it sleeps.
+	 */
+	spinlock_t lock;
+	struct rb_root_cached tree;	/* udmabuf_seg.it, by memfd index */
+	unsigned int nr_segs;		/* under udmabuf_files_lock */
+	struct rcu_head rcu;
+};
+
+#define UDMABUF_FILES_BITS	6
+static DEFINE_HASHTABLE(udmabuf_files, UDMABUF_FILES_BITS);
+/* Protects the writers of udmabuf_files, and udmabuf_file.nr_segs. */
+static DEFINE_MUTEX(udmabuf_files_lock);
+
+/* Under rcu_read_lock(). */
+static struct udmabuf_file *udmabuf_file_find(struct address_space *mapping)
+{
+	struct udmabuf_file *f;
+
+	hash_for_each_possible_rcu(udmabuf_files, f, node,
+				   (unsigned long)mapping)
+		if (f->mapping == mapping)
+			return f;
+	return NULL;
+}
+
+/**
+ * udmabuf_index_add - let hints find the buffer's segments
+ * @buf: a buffer, ready to be followed
+ *
+ * Return: 0 or -ENOMEM; udmabuf_index_del() undoes a partial addition.
+ */
+int udmabuf_index_add(struct udmabuf *buf)
+{
+	unsigned int i;
+	int ret = 0;
+
+	mutex_lock(&udmabuf_files_lock);
+	for (i = 0; i < buf->nr_segs; i++) {
+		struct udmabuf_seg *seg = &buf->segs[i];
+		struct address_space *mapping = seg->memfd->f_mapping;
+		struct udmabuf_file *f;
+
+		rcu_read_lock();
+		f = udmabuf_file_find(mapping);
+		rcu_read_unlock();
+		if (!f) {
+			f = kzalloc(sizeof(*f), GFP_KERNEL);
+			if (!f) {
+				ret = -ENOMEM;
+				break;
+			}
+			f->mapping = mapping;
+			spin_lock_init(&f->lock);
+			f->tree = RB_ROOT_CACHED;
+			hash_add_rcu(udmabuf_files, &f->node,
+				     (unsigned long)mapping);
+		}
+		f->nr_segs++;
+		seg->file = f;
+		spin_lock(&f->lock);
+		interval_tree_insert(&seg->it, &f->tree);
+		spin_unlock(&f->lock);
+	}
+	mutex_unlock(&udmabuf_files_lock);
+	return ret;
+}
+
+/**
+ * udmabuf_index_del - hide the buffer from hints
+ * @buf: the buffer
+ *
+ * Returns once no hint uses the buffer any more.
+ */
+void udmabuf_index_del(struct udmabuf *buf)
+{
+	unsigned int i;
+
+	mutex_lock(&udmabuf_files_lock);
+	for (i = 0; i < buf->nr_segs; i++) {
+		struct udmabuf_seg *seg = &buf->segs[i];
+		struct udmabuf_file *f = seg->file;
+
+		if (!f)
+			continue;
+		spin_lock(&f->lock);
+		interval_tree_remove(&seg->it, &f->tree);
+		spin_unlock(&f->lock);
+		seg->file = NULL;
+		if (!--f->nr_segs) {
+			hash_del_rcu(&f->node);
+			kfree_rcu(f, rcu);
+		}
+	}
+	mutex_unlock(&udmabuf_files_lock);
+	/* Hints that found it took buf->hinting under the file's lock. */
+	wait_var_event(&buf->hinting, !atomic_read(&buf->hinting));
+}
+
+/* Segments are visited in (first index, address) order, see below. */
+struct udmabuf_cursor {
+	bool started;
+	pgoff_t start;
+	uintptr_t addr;
+};
+
+static bool udmabuf_seg_after(const struct udmabuf_seg *seg, pgoff_t start,
+			      uintptr_t addr)
+{
+	return seg->it.start > start ||
+	       (seg->it.start == start && (uintptr_t)seg > addr);
+}
+
+/*
+ * The first segment after @cur that overlaps memfd pages [@lo, @hi), or
+ * NULL.  The file's lock may be dropped between two calls, and the segment
+ * @cur names may be gone by then: the cursor holds its key, not a pointer
+ * to follow.  Quadratic in the number of overlapping segments, which is
+ * almost always zero or one.
+ */
+static struct udmabuf_seg *udmabuf_file_next(struct udmabuf_file *f,
+					     pgoff_t lo, pgoff_t hi,
+					     const struct udmabuf_cursor *cur)
+{
+	struct udmabuf_seg *best = NULL;
+	struct interval_tree_node *it;
+
+	lockdep_assert_held(&f->lock);
+	for (it = interval_tree_iter_first(&f->tree, lo, hi - 1); it;
+	     it = interval_tree_iter_next(it, lo, hi - 1)) {
+		struct udmabuf_seg *seg =
+			container_of(it, struct udmabuf_seg, it);
+
+		if (cur->started &&
+		    !udmabuf_seg_after(seg, cur->start, cur->addr))
+			continue;
+		if (!best || udmabuf_seg_after(best, seg->it.start,
+					       (uintptr_t)seg))
+			best = seg;
+	}
+	return best;
+}
+
+/* A buffer whose CPU mmap loses pages [lo, hi) once the lock is dropped. */
+struct udmabuf_hit {
+	struct udmabuf *buf;
+	pgoff_t lo, hi;
+};
+
+/*
+ * Act on the pages of @seg in memfd pages [@lo, @hi), under the file's lock.
+ * Return true if @hit was filled: the buffer has a CPU mmap to zap, and
+ * buf->hinting keeps it alive until the caller is done.
+ */
+static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
+			     unsigned long pfn, struct udmabuf_hit *hit)
+{
+	struct udmabuf *buf = seg->buf;
+	pgoff_t first = udmabuf_seg_first(seg);
+	pgoff_t s = max(lo, first), e = min(hi, first + seg->nr);
+	pgoff_t plo = seg->start + (s - first), phi = seg->start + (e - first);
+	pgoff_t idx;
+
+	/* Frozen while pinned; the last unpin catches up. */
+	if (READ_ONCE(buf->pinned))
+		return false;
+	if (pfn != UDMABUF_HINT_GONE) {
+		pgoff_t pg;
+
+		plo = ULONG_MAX;
+		phi = 0;
+		for (idx = s; idx < e; idx++) {
+			pg = seg->start + (idx - first);
+			if (READ_ONCE(buf->pages[pg].pfn) == pfn + (idx - lo))
+				continue;
+			plo = min(plo, pg);
+			phi = pg + 1;
+		}
+		if (plo >= phi)
+			return false;
+		atomic_long_inc(&udmabuf_stats.hints);
+		udmabuf_follow_later(buf, plo, phi, false);
+	}
+	if (!mapping_mapped(buf->inode->i_mapping))
+		return false;
+	atomic_inc(&buf->hinting);
+	hit->buf = buf;
+	hit->lo = plo;
+	hit->hi = phi;
+	return true;
+}
+
+/**
+ * udmabuf_index_hint - act on a hint
+ * @mapping: the memfd's mapping
+ * @lo: first memfd page index
+ * @hi: end of the range (exclusive)
+ * @pfn: the pfn mapped at @lo (pages at consecutive pfns), or
+ *       %UDMABUF_HINT_GONE for an invalidation
+ *
+ * Context: process context, no udmabuf lock held; may sleep to zap.
+ * Return: true if some buffer covers a page of the range.
+ */
+bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
+			pgoff_t hi, unsigned long pfn)
+{
+	struct udmabuf_cursor cur = { .started = false };
+	bool covered = false;
+	struct udmabuf_hit hit;
+	struct udmabuf_seg *seg;
+
+	for (;;) {
+		struct udmabuf_file *f;
+		bool zap = false;
+
+		rcu_read_lock();
+		f = udmabuf_file_find(mapping);
+		if (!f) {
+			rcu_read_unlock();
+			break;
+		}
+		spin_lock(&f->lock);
+		while ((seg = udmabuf_file_next(f, lo, hi, &cur))) {
+			covered = true;
+			cur.started = true;
+			cur.start = seg->it.start;
+			cur.addr = (uintptr_t)seg;
+			zap = udmabuf_seg_hint(seg, lo, hi, pfn, &hit);
+			if (zap)
+				break;
+		}
+		spin_unlock(&f->lock);
+		rcu_read_unlock();
+		if (!zap)
+			break;
+		udmabuf_zap(hit.buf, hit.lo, hit.hi - hit.lo);
+		atomic_long_inc(pfn == UDMABUF_HINT_GONE ?
+				&udmabuf_stats.inval_zaps :
+				&udmabuf_stats.hint_zaps);
+		/* The buffer may be freed as soon as this reaches zero. */
+		if (atomic_dec_and_test(&hit.buf->hinting))
+			wake_up_var(&hit.buf->hinting);
+	}
+	return covered;
+}
+
+void udmabuf_index_exit(void)
+{
+	/* Every buffer is gone: only kfree_rcu() callbacks may be left. */
+	WARN_ON_ONCE(!hash_empty(udmabuf_files));
+	rcu_barrier();
+}

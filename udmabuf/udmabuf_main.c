@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * udmabuf: dma-bufs over memfd pages that follow page replacement.
+ *
+ * Drop-in replacement for drivers/dma-buf/udmabuf.c: the same /dev/udmabuf
+ * uAPI, limits, seal rules and errnos as Linux 6.12.  The stock driver pins
+ * the folios it finds at create time forever; when the memfd range is
+ * hole-punched and written again, the memfd gets new folios but the dma-buf
+ * keeps the old ones.  This one follows the page cache; udmabuf.h says
+ * where each part lives.  This file: the uAPI, creation and the module.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/hugetlb.h>
+#include <linux/miscdevice.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/udmabuf.h>
+
+#include "udmabuf.h"
+
+static int list_limit = 1024;
+module_param(list_limit, int, 0644);
+MODULE_PARM_DESC(list_limit,
+		 "udmabuf_create_list->count limit. Default is 1024.");
+
+static int size_limit_mb = 64;
+module_param(size_limit_mb, int, 0644);
+MODULE_PARM_DESC(size_limit_mb,
+		 "Max size of a dmabuf, in megabytes. Default is 64.");
+
+bool udmabuf_follow_hints = true;
+module_param_named(follow_faults, udmabuf_follow_hints, bool, 0644);
+MODULE_PARM_DESC(follow_faults,
+		 "Act on hints from subscribed mms (test knob). Default is Y.");
+
+unsigned int udmabuf_update_delay_us;
+module_param_named(update_delay_us, udmabuf_update_delay_us, uint, 0644);
+MODULE_PARM_DESC(update_delay_us,
+		 "Delay between pinning and swapping pages, widens races (test knob).");
+
+#define UDMABUF_SEALS_WANTED	(F_SEAL_SHRINK)
+#define UDMABUF_SEALS_DENIED	(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)
+
+struct udmabuf_stats udmabuf_stats;
+struct device *udmabuf_dma_dev;
+static struct dentry *udmabuf_debugfs;
+
+static int udmabuf_stats_show(struct seq_file *m, void *unused)
+{
+	seq_printf(m, "hints %ld\nhint_zaps %ld\ninval_zaps %ld\n",
+		   atomic_long_read(&udmabuf_stats.hints),
+		   atomic_long_read(&udmabuf_stats.hint_zaps),
+		   atomic_long_read(&udmabuf_stats.inval_zaps));
+	seq_printf(m, "eager_pages %ld\nlazy_pages %ld\nresyncs %ld\n",
+		   atomic_long_read(&udmabuf_stats.eager_pages),
+		   atomic_long_read(&udmabuf_stats.lazy_pages),
+		   atomic_long_read(&udmabuf_stats.resyncs));
+	seq_printf(m, "no_subscription %ld\n",
+		   atomic_long_read(&udmabuf_stats.no_subscription));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(udmabuf_stats);
+
+static int udmabuf_check_memfd(struct file *memfd)
+{
+	unsigned int seals;
+
+	if (shmem_file(memfd))
+		seals = SHMEM_I(file_inode(memfd))->seals;
+	else if (is_file_hugepages(memfd))
+		seals = HUGETLBFS_I(file_inode(memfd))->seals;
+	else
+		return -EBADFD;
+	if ((seals & UDMABUF_SEALS_WANTED) != UDMABUF_SEALS_WANTED ||
+	    (seals & UDMABUF_SEALS_DENIED))
+		return -EINVAL;
+	return 0;
+}
+
+/* Take memfd @item, check it and pin its pages into segment @i. */
+static int udmabuf_add_seg(struct udmabuf *buf, unsigned int i,
+			   const struct udmabuf_create_item *item)
+{
+	struct udmabuf_seg *seg = &buf->segs[i];
+	struct file *memfd = fget(item->memfd);
+	int ret;
+
+	if (!memfd)
+		return -EBADFD;
+	buf->nr_segs = i + 1;
+	seg->buf = buf;
+	seg->memfd = memfd;
+	seg->it.start = item->offset >> PAGE_SHIFT;
+	seg->start = buf->pagecount;
+	seg->nr = item->size >> PAGE_SHIFT;
+	seg->it.last = seg->it.start + seg->nr - 1;
+	/* Against memfd_add_seals(), which takes it for write. */
+	inode_lock_shared(file_inode(memfd));
+	ret = udmabuf_check_memfd(memfd);
+	if (!ret && item->offset + item->size < item->offset)
+		ret = -EINVAL;
+	if (!ret)
+		ret = udmabuf_pin_pages(memfd, seg->it.start, seg->nr,
+					&buf->pages[seg->start]);
+	inode_unlock_shared(file_inode(memfd));
+	if (!ret)
+		buf->pagecount += seg->nr;
+	return ret;
+}
+
+static long udmabuf_create(struct udmabuf_create_list *head,
+			   struct udmabuf_create_item *list)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	pgoff_t pgcnt = 0, pglimit;
+	struct dma_buf *dmabuf;
+	struct udmabuf *buf;
+	long ret = -EINVAL;
+	u32 i;
+
+	pglimit = ((u64)size_limit_mb * 1024 * 1024) >> PAGE_SHIFT;
+	for (i = 0; i < head->count; i++) {
+		if (!PAGE_ALIGNED(list[i].offset) ||
+		    !PAGE_ALIGNED(list[i].size))
+			return -EINVAL;
+		pgcnt += list[i].size >> PAGE_SHIFT;
+		if (pgcnt > pglimit)
+			return -EINVAL;
+	}
+	if (!pgcnt)
+		return -EINVAL;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	mutex_init(&buf->lock);
+	mutex_init(&buf->map_lock);
+	atomic_set(&buf->hinting, 0);
+	udmabuf_follow_init(buf);
+	buf->pages = kvcalloc(pgcnt, sizeof(*buf->pages), GFP_KERNEL);
+	buf->segs = kcalloc(head->count, sizeof(*buf->segs), GFP_KERNEL);
+	if (!buf->pages || !buf->segs) {
+		ret = -ENOMEM;
+		goto destroy_buf;
+	}
+	for (i = 0; i < head->count; i++) {
+		ret = udmabuf_add_seg(buf, i, &list[i]);
+		if (ret)
+			goto destroy_buf;
+	}
+	udmabuf_subscribe(buf);
+
+	exp_info.ops = &udmabuf_ops;
+	exp_info.size = buf->pagecount << PAGE_SHIFT;
+	exp_info.priv = buf;
+	exp_info.flags = O_RDWR;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto destroy_buf;
+	}
+	/* From here the dma-buf owns the buffer: release destroys it. */
+	buf->dmabuf = dmabuf;
+	buf->inode = file_inode(dmabuf->file);
+	ihold(buf->inode);
+	/* Only now may hints find it. */
+	ret = udmabuf_index_add(buf);
+	if (!ret)
+		ret = dma_buf_fd(dmabuf, head->flags & UDMABUF_FLAGS_CLOEXEC ?
+				 O_CLOEXEC : 0);
+	if (ret < 0)
+		dma_buf_put(dmabuf);
+	return ret;
+
+destroy_buf:
+	udmabuf_destroy(buf);
+	return ret;
+}
+
+static long udmabuf_ioctl_create(unsigned long arg)
+{
+	struct udmabuf_create create;
+	struct udmabuf_create_list head;
+	struct udmabuf_create_item item;
+
+	if (copy_from_user(&create, (void __user *)arg, sizeof(create)))
+		return -EFAULT;
+	head.flags = create.flags;
+	head.count = 1;
+	item.memfd = create.memfd;
+	item.__pad = 0;
+	item.offset = create.offset;
+	item.size = create.size;
+	return udmabuf_create(&head, &item);
+}
+
+static long udmabuf_ioctl_create_list(unsigned long arg)
+{
+	struct udmabuf_create_list head;
+	struct udmabuf_create_item *list;
+	long ret;
+
+	if (copy_from_user(&head, (void __user *)arg, sizeof(head)))
+		return -EFAULT;
+	if (head.count > list_limit)
+		return -EINVAL;
+	list = memdup_array_user((void __user *)(arg + sizeof(head)),
+				 head.count, sizeof(*list));
+	if (IS_ERR(list))
+		return PTR_ERR(list);
+	ret = udmabuf_create(&head, list);
+	kfree(list);
+	return ret;
+}
+
+static long udmabuf_ioctl(struct file *filp, unsigned int cmd,
+			  unsigned long arg)
+{
+	switch (cmd) {
+	case UDMABUF_CREATE:
+		return udmabuf_ioctl_create(arg);
+	case UDMABUF_CREATE_LIST:
+		return udmabuf_ioctl_create_list(arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations udmabuf_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = udmabuf_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice udmabuf_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "udmabuf",
+	.fops = &udmabuf_fops,
+};
+
+static int __init udmabuf_init(void)
+{
+	int ret;
+
+	ret = udmabuf_follow_wq_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&udmabuf_misc);
+	if (ret) {
+		pr_err("cannot register /dev/udmabuf: %d\n", ret);
+		goto destroy_wq;
+	}
+	udmabuf_dma_dev = udmabuf_misc.this_device;
+	ret = dma_coerce_mask_and_coherent(udmabuf_dma_dev, DMA_BIT_MASK(64));
+	if (ret) {
+		pr_err("cannot set the DMA mask: %d\n", ret);
+		goto deregister;
+	}
+	udmabuf_debugfs = debugfs_create_dir("udmabuf", NULL);
+	debugfs_create_file("stats", 0444, udmabuf_debugfs, NULL,
+			    &udmabuf_stats_fops);
+	return 0;
+
+deregister:
+	misc_deregister(&udmabuf_misc);
+destroy_wq:
+	udmabuf_follow_wq_exit();
+	return ret;
+}
+
+static void __exit udmabuf_exit(void)
+{
+	debugfs_remove_recursive(udmabuf_debugfs);
+	misc_deregister(&udmabuf_misc);
+	/* udmabuf_mn_free() runs from SRCU callbacks. */
+	mmu_notifier_synchronize();
+	udmabuf_index_exit();
+	udmabuf_follow_wq_exit();
+}
+
+module_init(udmabuf_init);
+module_exit(udmabuf_exit);
+
+MODULE_DESCRIPTION("udmabuf that follows page replacement in memfds");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(DMA_BUF);
