@@ -86,6 +86,11 @@ struct udmabuf_map {
 };
 
 struct udmabuf {
+	/*
+	 * The dma-buf holds one reference until release; work run when a
+	 * punching task returns to user space holds others.
+	 */
+	struct kref ref;
 	struct dma_buf *dmabuf;
 	/*
 	 * The dma-buf file's inode, held: its mapping has the CPU mmaps to
@@ -109,10 +114,11 @@ struct udmabuf {
 	atomic_t hinting;
 	wait_queue_head_t hint_wq;
 	/* Follow work: the buffer pages hints said may have changed. */
-	struct work_struct follow_work;
+	struct delayed_work follow_work;
 	spinlock_t pending_lock;	/* protects @pending_* */
 	pgoff_t pending_lo, pending_hi;
-	bool pending_resync;		/* zap every CPU mmap first */
+	unsigned int pending_flags;	/* UDMABUF_LATER_* */
+	unsigned int pending_tries;	/* left for invalidation hints */
 	/* Protects @cpu_map (begin/end_cpu_access). */
 	struct mutex map_lock;
 	struct udmabuf_map *cpu_map;
@@ -123,7 +129,8 @@ struct udmabuf {
 struct udmabuf_stats {
 	atomic_long_t hints;		/* update hints on stale pages */
 	atomic_long_t hint_zaps;	/* ... and zapped a CPU mmap */
-	atomic_long_t inval_zaps;	/* invalidation hints that zapped */
+	atomic_long_t inval_hints;	/* invalidation hints on buffers */
+	atomic_long_t inval_zaps;	/* ... whose pages the work zapped */
 	atomic_long_t eager_pages;	/* pages swapped by the follow work */
 	atomic_long_t lazy_pages;	/* pages swapped by lazy accesses */
 	atomic_long_t resyncs;		/* catch-ups after the last unpin */
@@ -138,6 +145,7 @@ extern struct device *udmabuf_dma_dev;
 
 /* udmabuf_ops.c */
 void udmabuf_destroy(struct udmabuf *buf);
+void udmabuf_put(struct udmabuf *buf);
 
 /* udmabuf_pin.c */
 int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
@@ -165,8 +173,11 @@ void udmabuf_unsubscribe(struct udmabuf *buf);
 #define UDMABUF_FOLLOW_WORK	BIT(2)	/* from the follow work */
 int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		   unsigned int flags, struct dma_buf_attachment *except);
+#define UDMABUF_LATER_RESYNC	BIT(0)	/* zap every CPU mmap first */
+#define UDMABUF_LATER_GONE	BIT(1)	/* an invalidation: zap what left */
 void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
-			  bool resync);
+			  unsigned int flags);
+void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi);
 void udmabuf_follow_init(struct udmabuf *buf);
 void udmabuf_follow_stop(struct udmabuf *buf);
 void udmabuf_zap(struct udmabuf *buf, pgoff_t first, pgoff_t nr);

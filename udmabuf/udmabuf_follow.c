@@ -5,9 +5,11 @@
  *
  * Two callers:
  *  - the follow work, queued by update hints (udmabuf_index.c) for the
- *    pages a fault mapped anew, and by the last unpin for the whole buffer.
- *    It runs in process context, off every fault, and only takes pages the
- *    page cache holds: it never fills a hole, which would undo a punch;
+ *    pages a fault mapped anew, by invalidation hints (it zaps the pages
+ *    that left the page cache from the CPU mmaps) and by the last unpin
+ *    for the whole buffer.  It runs in process context, off every fault,
+ *    and only takes pages the page cache holds: it never fills a hole,
+ *    which would undo a punch;
  *  - lazy accesses (udmabuf_ops.c): a CPU mmap fault, vmap, map_dma_buf,
  *    begin_cpu_access, pin.  They need every page, so a hole gets a new
  *    zero folio, as a read fault of the memfd would give.
@@ -28,6 +30,7 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
 
 #include "udmabuf.h"
 
@@ -292,26 +295,132 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 	return done < 0 ? done : 0;
 }
 
+/*
+ * Zap the pages of [@lo, @hi) whose folio left the page cache: an
+ * invalidation hint said they might.  Return how many have not (yet).
+ */
+static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
+{
+	pgoff_t pg, zlo = hi, zhi = lo, cached = 0;
+	struct udmabuf_seg *seg = NULL;
+
+	mutex_lock(&buf->lock);
+	for (pg = lo; pg < hi && !buf->pinned; pg++) {
+		if (!seg || pg - seg->start >= seg->nr)
+			seg = udmabuf_seg_of(buf, pg);
+		if (!udmabuf_page_stale(seg, &buf->pages[pg],
+					udmabuf_seg_first(seg) +
+					(pg - seg->start))) {
+			cached++;
+			continue;
+		}
+		zlo = min(zlo, pg);
+		zhi = pg + 1;
+	}
+	mutex_unlock(&buf->lock);
+	if (zlo < zhi) {
+		atomic_long_inc(&udmabuf_stats.inval_zaps);
+		udmabuf_zap(buf, zlo, zhi - zlo);
+	}
+	return cached;
+}
+
+/* Jiffies an invalidation hint waits at most for its truncation. */
+#define UDMABUF_GONE_TRIES	16
+
 static void udmabuf_follow_work(struct work_struct *work)
 {
-	struct udmabuf *buf = container_of(work, struct udmabuf, follow_work);
+	struct udmabuf *buf = container_of(to_delayed_work(work),
+					   struct udmabuf, follow_work);
+	unsigned int flags, tries;
 	pgoff_t lo, hi;
-	bool resync;
 
 	spin_lock(&buf->pending_lock);
 	lo = buf->pending_lo;
 	hi = buf->pending_hi;
-	resync = buf->pending_resync;
+	flags = buf->pending_flags;
+	tries = buf->pending_tries;
 	buf->pending_lo = ULONG_MAX;
 	buf->pending_hi = 0;
-	buf->pending_resync = false;
+	buf->pending_flags = 0;
 	spin_unlock(&buf->pending_lock);
 	/* Readers refault through the lazy path, which also fills holes. */
-	if (resync)
+	if (flags & UDMABUF_LATER_RESYNC)
 		udmabuf_zap(buf, 0, buf->pagecount);
+	if (lo >= hi)
+		return;
+	/*
+	 * A punch unmaps before it truncates: until its pages have left the
+	 * page cache, look again a jiffy later.  An invalidation that removes
+	 * nothing (MADV_DONTNEED, munmap) gives up after a few tries.
+	 */
+	if ((flags & UDMABUF_LATER_GONE) && udmabuf_zap_gone(buf, lo, hi) &&
+	    tries) {
+		spin_lock(&buf->pending_lock);
+		buf->pending_lo = min(buf->pending_lo, lo);
+		buf->pending_hi = max(buf->pending_hi, hi);
+		buf->pending_flags |= UDMABUF_LATER_GONE;
+		buf->pending_tries = tries - 1;
+		spin_unlock(&buf->pending_lock);
+		queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
+	}
 	/* Failures are left to the lazy path. */
-	if (lo < hi)
-		udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
+	udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
+}
+
+/* Zap what an invalidation removed, when its task returns to user space. */
+struct udmabuf_gone {
+	struct callback_head twork;
+	struct udmabuf *buf;		/* a reference */
+	pgoff_t lo, hi;
+};
+
+static void udmabuf_gone_twork(struct callback_head *twork)
+{
+	struct udmabuf_gone *g = container_of(twork, struct udmabuf_gone,
+					      twork);
+
+	udmabuf_zap_gone(g->buf, g->lo, g->hi);
+	udmabuf_put(g->buf);
+	kfree(g);
+}
+
+/**
+ * udmabuf_follow_gone - act on an invalidation hint for buffer pages
+ * @buf: the buffer, in the index
+ * @lo: first buffer page
+ * @hi: end of the range (exclusive)
+ *
+ * A punch unmaps a range before it truncates it, and the hint comes from
+ * inside the mmu notifier of the unmapping.  The pages that did leave the
+ * page cache are zapped from the buffer's CPU mmaps when the task returns
+ * to user space: after the truncation, before the punching process (or
+ * one it tells) can write the range again.  Kernel threads, and tasks that
+ * cannot take task work, leave it to the follow work, which looks again a
+ * jiffy later while the pages are still cached.  Holds a buffer reference,
+ * not buf->hinting: the task may release the buffer before it returns.
+ *
+ * Context: inside an mmu notifier callback, under a spinlock.
+ */
+void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
+{
+	struct udmabuf_gone *g = NULL;
+
+	if (!(current->flags & PF_KTHREAD))
+		g = kmalloc(sizeof(*g), GFP_NOWAIT | __GFP_NOWARN);
+	if (g) {
+		g->buf = buf;
+		g->lo = lo;
+		g->hi = hi;
+		kref_get(&buf->ref);
+		init_task_work(&g->twork, udmabuf_gone_twork);
+		if (!task_work_add(current, &g->twork, TWA_RESUME))
+			return;
+		/* Not the last one: release waits for the index's lock. */
+		udmabuf_put(buf);
+		kfree(g);
+	}
+	udmabuf_follow_later(buf, lo, hi, UDMABUF_LATER_GONE);
 }
 
 /**
@@ -319,24 +428,28 @@ static void udmabuf_follow_work(struct work_struct *work)
  * @buf: the buffer, alive until udmabuf_follow_stop()
  * @lo: first buffer page
  * @hi: end of the range (exclusive)
- * @resync: zap every CPU mmap of the buffer first
+ * @flags: %UDMABUF_LATER_RESYNC to zap every CPU mmap of the buffer first,
+ *         %UDMABUF_LATER_GONE for an invalidation hint
  *
  * Context: any context that may take a spinlock.
  */
 void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
-			  bool resync)
+			  unsigned int flags)
 {
 	spin_lock(&buf->pending_lock);
 	buf->pending_lo = min(buf->pending_lo, lo);
 	buf->pending_hi = max(buf->pending_hi, hi);
-	buf->pending_resync |= resync;
+	buf->pending_flags |= flags;
+	if (flags & UDMABUF_LATER_GONE)
+		buf->pending_tries = UDMABUF_GONE_TRIES;
 	spin_unlock(&buf->pending_lock);
-	queue_work(udmabuf_wq, &buf->follow_work);
+	/* Now, also if a retry was waiting. */
+	mod_delayed_work(udmabuf_wq, &buf->follow_work, 0);
 }
 
 void udmabuf_follow_init(struct udmabuf *buf)
 {
-	INIT_WORK(&buf->follow_work, udmabuf_follow_work);
+	INIT_DELAYED_WORK(&buf->follow_work, udmabuf_follow_work);
 	spin_lock_init(&buf->pending_lock);
 	buf->pending_lo = ULONG_MAX;
 	buf->pending_hi = 0;
@@ -345,7 +458,7 @@ void udmabuf_follow_init(struct udmabuf *buf)
 /* Once nothing can queue the work any more (release). */
 void udmabuf_follow_stop(struct udmabuf *buf)
 {
-	cancel_work_sync(&buf->follow_work);
+	cancel_delayed_work_sync(&buf->follow_work);
 }
 
 int udmabuf_follow_wq_init(void)

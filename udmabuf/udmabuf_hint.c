@@ -13,11 +13,12 @@
  * invalidate_range_start turns the removal of memfd pages this mm maps (a
  * hole punch by anyone unmaps them from every mm first) into invalidation
  * hints, so that the buffers' CPU mmaps follow writes made through other
- * mms or write(2).  An invalidation names virtual addresses only, so each
- * subscription remembers which memfd ranges its mm maps where: learned when
- * a buffer is created (the creator's shared mappings of its memfds) and
- * from update hints that hit a buffer, forgotten when the range is
- * unmapped.  Translations are only ever made from a learned VMA that is
+ * mms or write(2): the pages that left the page cache are zapped when the
+ * punching task returns to user space (udmabuf_follow_gone()).  An
+ * invalidation names virtual addresses only, so each subscription
+ * remembers which memfd ranges its mm maps where: learned when a buffer is
+ * created (the creator's shared mappings of its memfds) and from update
+ * hints that hit a buffer, forgotten when the range is unmapped.  Translations are only ever made from a learned VMA that is
  * still mapped: munmap() and mremap() send MMU_NOTIFY_UNMAP before the
  * range can be reused, and learning happens under the mmap or VMA lock.
  */
@@ -164,11 +165,7 @@ static int udmabuf_mn_invalidate_start(struct mmu_notifier *mn,
 			n++;
 		}
 	} while (read_seqcount_retry(&um->seq, seq));
-	if (!n)
-		return 0;
-	/* Zapping sleeps; the OOM reaper leaves shared mappings alone. */
-	if (!mmu_notifier_range_blockable(range))
-		return -EAGAIN;
+	/* Does not sleep: it only queues the follow work. */
 	for (i = 0; i < n; i++)
 		udmabuf_index_hint(span[i].mapping, span[i].lo, span[i].hi,
 				   UDMABUF_HINT_GONE);

@@ -14,9 +14,10 @@
  * the one the buffer holds.  If they differ and the buffer is not pinned,
  * it queues the buffer's follow work for those pages and zaps them from
  * the buffer's CPU mmaps, so that a reader refaults through the lazy path
- * once the writing fault has returned.  An invalidation hint only zaps.
- * Nothing here sleeps but the zap, which runs with the file's lock dropped
- * and only when the buffer has a CPU mmap.
+ * once the writing fault has returned.  An invalidation hint only queues
+ * the follow work, which zaps the pages that did leave the page cache.
+ * Nothing here sleeps but the zap of an update hint, which runs with the
+ * file's lock dropped and only when the buffer has a CPU mmap.
  */
 #include <linux/hashtable.h>
 #include <linux/mm.h>
@@ -197,23 +198,30 @@ static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
 	/* Frozen while pinned; the last unpin catches up. */
 	if (READ_ONCE(buf->pinned))
 		return false;
-	if (pfn != UDMABUF_HINT_GONE) {
-		pgoff_t pg;
-
-		plo = ULONG_MAX;
-		phi = 0;
-		for (idx = s; idx < e; idx++) {
-			pg = seg->start + (idx - first);
-			if (READ_ONCE(buf->pages[pg].pfn) == pfn + (idx - lo))
-				continue;
-			plo = min(plo, pg);
-			phi = pg + 1;
-		}
-		if (plo >= phi)
-			return false;
-		atomic_long_inc(&udmabuf_stats.hints);
-		udmabuf_follow_later(buf, plo, phi, false);
+	/*
+	 * An invalidation comes before the truncation it may be part of, and
+	 * from inside the mmu notifier, where zapping (which invalidates
+	 * other mms) must not nest: zap what left later.
+	 */
+	if (pfn == UDMABUF_HINT_GONE) {
+		atomic_long_inc(&udmabuf_stats.inval_hints);
+		udmabuf_follow_gone(buf, plo, phi);
+		return false;
 	}
+	plo = ULONG_MAX;
+	phi = 0;
+	for (idx = s; idx < e; idx++) {
+		pgoff_t pg = seg->start + (idx - first);
+
+		if (READ_ONCE(buf->pages[pg].pfn) == pfn + (idx - lo))
+			continue;
+		plo = min(plo, pg);
+		phi = pg + 1;
+	}
+	if (plo >= phi)
+		return false;
+	atomic_long_inc(&udmabuf_stats.hints);
+	udmabuf_follow_later(buf, plo, phi, 0);
 	if (!mapping_mapped(buf->inode->i_mapping))
 		return false;
 	atomic_inc(&buf->hinting);
@@ -231,7 +239,8 @@ static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
  * @pfn: the pfn mapped at @lo (pages at consecutive pfns), or
  *       %UDMABUF_HINT_GONE for an invalidation
  *
- * Context: process context, no udmabuf lock held; may sleep to zap.
+ * Context: process context, no udmabuf lock held; an update hint may sleep
+ * to zap, an invalidation hint does not sleep.
  * Return: true if some buffer covers a page of the range.
  */
 bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
@@ -267,9 +276,7 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 		if (!zap)
 			break;
 		udmabuf_zap(hit.buf, hit.lo, hit.hi - hit.lo);
-		atomic_long_inc(pfn == UDMABUF_HINT_GONE ?
-				&udmabuf_stats.inval_zaps :
-				&udmabuf_stats.hint_zaps);
+		atomic_long_inc(&udmabuf_stats.hint_zaps);
 		/* The buffer may be freed as soon as this reaches zero. */
 		if (atomic_dec_and_test(&hit.buf->hinting))
 			wake_up_var(&hit.buf->hinting);

@@ -55,9 +55,11 @@ static struct dentry *udmabuf_debugfs;
 
 static int udmabuf_stats_show(struct seq_file *m, void *unused)
 {
-	seq_printf(m, "hints %ld\nhint_zaps %ld\ninval_zaps %ld\n",
+	seq_printf(m, "hints %ld\nhint_zaps %ld\n",
 		   atomic_long_read(&udmabuf_stats.hints),
-		   atomic_long_read(&udmabuf_stats.hint_zaps),
+		   atomic_long_read(&udmabuf_stats.hint_zaps));
+	seq_printf(m, "inval_hints %ld\ninval_zaps %ld\n",
+		   atomic_long_read(&udmabuf_stats.inval_hints),
 		   atomic_long_read(&udmabuf_stats.inval_zaps));
 	seq_printf(m, "eager_pages %ld\nlazy_pages %ld\nresyncs %ld\n",
 		   atomic_long_read(&udmabuf_stats.eager_pages),
@@ -141,6 +143,7 @@ static long udmabuf_create(struct udmabuf_create_list *head,
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	kref_init(&buf->ref);
 	mutex_init(&buf->lock);
 	mutex_init(&buf->map_lock);
 	atomic_set(&buf->hinting, 0);

@@ -283,7 +283,8 @@ static void udmabuf_unpin(struct dma_buf_attachment *at)
 	/* Catch up with what happened meanwhile, out of the resv lock. */
 	if (last) {
 		atomic_long_inc(&udmabuf_stats.resyncs);
-		udmabuf_follow_later(buf, 0, buf->pagecount, true);
+		udmabuf_follow_later(buf, 0, buf->pagecount,
+				     UDMABUF_LATER_RESYNC);
 	}
 }
 
@@ -336,8 +337,9 @@ static int udmabuf_end_cpu_access(struct dma_buf *dmabuf,
 	return ret;
 }
 
-static void udmabuf_free(struct udmabuf *buf)
+static void udmabuf_free(struct kref *ref)
 {
+	struct udmabuf *buf = container_of(ref, struct udmabuf, ref);
 	unsigned int i;
 
 	udmabuf_pages_ref(buf->pages, buf->pagecount, false, !buf->gen);
@@ -351,12 +353,17 @@ static void udmabuf_free(struct udmabuf *buf)
 	kfree(buf);
 }
 
+void udmabuf_put(struct udmabuf *buf)
+{
+	kref_put(&buf->ref, udmabuf_free);
+}
+
 /**
  * udmabuf_destroy - undo udmabuf creation
  * @buf: the buffer, exported or not
  *
  * Hides it from hints, waits for those in flight and for the follow work,
- * drops the subscription and frees it.
+ * drops the subscription and the creation's reference.
  */
 void udmabuf_destroy(struct udmabuf *buf)
 {
@@ -366,7 +373,7 @@ void udmabuf_destroy(struct udmabuf *buf)
 	if (buf->cpu_map)
 		udmabuf_unmap_sg(buf->cpu_map);
 	WARN_ON_ONCE(buf->vmap || buf->pinned);
-	udmabuf_free(buf);
+	udmabuf_put(buf);
 }
 
 static void udmabuf_release(struct dma_buf *dmabuf)
