@@ -7,7 +7,8 @@ load "$drm/vgem/vgem.ko" || rc=1
 load "$MODDIR/udmabuf/udmabuf.ko" || exit 1
 load "$MODDIR/udmabuf_vmap/udmabuf_vmap.ko" || rc=1
 for t in ${UDMABUF_TESTS:-udmabuf_upstream udmabuf_hugetlb_resv \
-		udmabuf_errors udmabuf_follow udmabuf_fallocate udmabuf_race}; do
+		udmabuf_errors udmabuf_follow udmabuf_fallocate udmabuf_race \
+		udmabuf_readers udmabuf_sigbus udmabuf_stress}; do
 	run "$t" "$B/tests/$t" || rc=1
 done
 sed 's/^/# udmabuf stats: /' /sys/kernel/debug/udmabuf/stats 2>/dev/null
