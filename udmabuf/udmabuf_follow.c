@@ -31,6 +31,7 @@
 #include <linux/pagemap.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
+#include <linux/wait_bit.h>
 
 #include "udmabuf.h"
 
@@ -375,6 +376,12 @@ struct udmabuf_gone {
 	pgoff_t lo, hi;
 };
 
+/*
+ * Task work queued and not run yet: it runs module code, and it may
+ * outlive every buffer, so module exit waits for it.
+ */
+static atomic_t udmabuf_gone_pending = ATOMIC_INIT(0);
+
 static void udmabuf_gone_twork(struct callback_head *twork)
 {
 	struct udmabuf_gone *g = container_of(twork, struct udmabuf_gone,
@@ -383,6 +390,8 @@ static void udmabuf_gone_twork(struct callback_head *twork)
 	udmabuf_zap_gone(g->buf, g->lo, g->hi);
 	udmabuf_put(g->buf);
 	kfree(g);
+	if (atomic_dec_and_test(&udmabuf_gone_pending))
+		wake_up_var(&udmabuf_gone_pending);
 }
 
 /**
@@ -413,9 +422,11 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 		g->lo = lo;
 		g->hi = hi;
 		kref_get(&buf->ref);
+		atomic_inc(&udmabuf_gone_pending);
 		init_task_work(&g->twork, udmabuf_gone_twork);
 		if (!task_work_add(current, &g->twork, TWA_RESUME))
 			return;
+		atomic_dec(&udmabuf_gone_pending);
 		/* Not the last one: release waits for the index's lock. */
 		udmabuf_put(buf);
 		kfree(g);
@@ -469,5 +480,8 @@ int udmabuf_follow_wq_init(void)
 
 void udmabuf_follow_wq_exit(void)
 {
+	/* Tasks that punched run it on their way back to user space. */
+	wait_var_event(&udmabuf_gone_pending,
+		       !atomic_read(&udmabuf_gone_pending));
 	destroy_workqueue(udmabuf_wq);
 }
