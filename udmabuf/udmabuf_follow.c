@@ -454,8 +454,11 @@ void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 	if (flags & UDMABUF_LATER_GONE)
 		buf->pending_tries = UDMABUF_GONE_TRIES;
 	spin_unlock(&buf->pending_lock);
-	/* Now, also if a retry was waiting. */
-	mod_delayed_work(udmabuf_wq, &buf->follow_work, 0);
+	/*
+	 * A bit test when already queued, as on every fault of a refill.  A
+	 * retry waiting for its jiffy takes this range along.
+	 */
+	queue_delayed_work(udmabuf_wq, &buf->follow_work, 0);
 }
 
 void udmabuf_follow_init(struct udmabuf *buf)
