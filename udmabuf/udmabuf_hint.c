@@ -18,9 +18,10 @@
  * invalidation names virtual addresses only, so each subscription
  * remembers which memfd ranges its mm maps where: learned when a buffer is
  * created (the creator's shared mappings of its memfds) and from update
- * hints that hit a buffer, forgotten when the range is unmapped.  Translations are only ever made from a learned VMA that is
- * still mapped: munmap() and mremap() send MMU_NOTIFY_UNMAP before the
- * range can be reused, and learning happens under the mmap or VMA lock.
+ * hints that hit a buffer, forgotten when the range is unmapped.
+ * Translations are only ever made from a learned VMA that is still mapped:
+ * munmap() and mremap() send MMU_NOTIFY_UNMAP before the range can be
+ * reused, and learning happens under the mmap or VMA lock.
  */
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>

@@ -10,6 +10,10 @@
  * interval tree walk under a spinlock per memfd, whatever the number of
  * buffers.
  *
+ * A bitmap of the pages some segment covers (udmabuf_file.chunks) answers
+ * "no" without a lock; only when a bit is set does the hint take the
+ * file's lock and walk the tree.
+ *
  * For a covered page, an update hint compares the pfn the fault mapped with
  * the one the buffer holds.  If they differ and the buffer is not pinned,
  * it queues the buffer's follow work for those pages and zaps them from
@@ -38,7 +42,27 @@ struct udmabuf_file {
 	spinlock_t lock;
 	struct rb_root_cached tree;	/* udmabuf_seg.it, by memfd index */
 	unsigned int nr_segs;		/* under udmabuf_files_lock */
+	/*
+	 * A bit for each page that a segment in @tree covers, in chunks.
+	 * Read under RCU without a lock; written under udmabuf_files_lock,
+	 * one whole word at a time.  The table is replaced when it grows.
+	 */
+	struct udmabuf_chunks __rcu *chunks;
 	struct rcu_head rcu;
+};
+
+#define UDMABUF_CHUNK_SHIFT	12	/* 16 MiB of 4 KiB pages a chunk */
+#define UDMABUF_CHUNK_PAGES	BIT(UDMABUF_CHUNK_SHIFT)
+
+struct udmabuf_chunk {
+	unsigned long bits[BITS_TO_LONGS(UDMABUF_CHUNK_PAGES)];
+};
+
+/* The chunks by number, NULL where no segment ever covered a page. */
+struct udmabuf_chunks {
+	unsigned long nr;
+	struct rcu_head rcu;
+	struct udmabuf_chunk *chunk[];
 };
 
 #define UDMABUF_FILES_BITS	6
@@ -56,6 +80,133 @@ static struct udmabuf_file *udmabuf_file_find(struct address_space *mapping)
 		if (f->mapping == mapping)
 			return f;
 	return NULL;
+}
+
+static void udmabuf_file_free(struct rcu_head *rcu)
+{
+	struct udmabuf_file *f = container_of(rcu, struct udmabuf_file, rcu);
+	struct udmabuf_chunks *chs = rcu_dereference_protected(f->chunks, 1);
+	unsigned long c;
+
+	for (c = 0; chs && c < chs->nr; c++)
+		kfree(chs->chunk[c]);
+	kfree(chs);
+	kfree(f);
+}
+
+/* Make @f's table hold chunk @c, under udmabuf_files_lock. */
+static struct udmabuf_chunks *udmabuf_chunks_grow(struct udmabuf_file *f,
+						  unsigned long c)
+{
+	struct udmabuf_chunks *old, *chs;
+	unsigned long nr;
+
+	old = rcu_dereference_protected(f->chunks,
+					lockdep_is_held(&udmabuf_files_lock));
+	if (old && c < old->nr)
+		return old;
+	nr = max(c + 1, old ? 2 * old->nr : 1);
+	chs = kvzalloc(struct_size(chs, chunk, nr), GFP_KERNEL);
+	if (!chs)
+		return NULL;
+	chs->nr = nr;
+	if (old)
+		memcpy(chs->chunk, old->chunk, old->nr * sizeof(*old->chunk));
+	rcu_assign_pointer(f->chunks, chs);
+	if (old)
+		kvfree_rcu(old, rcu);
+	return chs;
+}
+
+/*
+ * The word of @f's summary that holds page @idx, allocated if @alloc
+ * (under udmabuf_files_lock), or NULL.  Readers hold rcu_read_lock().
+ */
+static unsigned long *udmabuf_summary_word(struct udmabuf_file *f,
+					   pgoff_t idx, bool alloc)
+{
+	unsigned long c = idx >> UDMABUF_CHUNK_SHIFT;
+	struct udmabuf_chunks *chs = rcu_dereference_check(f->chunks,
+				lockdep_is_held(&udmabuf_files_lock));
+	struct udmabuf_chunk *ch = NULL;
+
+	if (chs && c < chs->nr)
+		ch = READ_ONCE(chs->chunk[c]);
+	if (!ch && alloc) {
+		chs = udmabuf_chunks_grow(f, c);
+		ch = chs ? kzalloc(sizeof(*ch), GFP_KERNEL) : NULL;
+		if (!ch)
+			return NULL;
+		WRITE_ONCE(chs->chunk[c], ch);
+	}
+	if (!ch)
+		return NULL;
+	return &ch->bits[BIT_WORD(idx & (UDMABUF_CHUNK_PAGES - 1))];
+}
+
+/* The bits of the pages [@lo, @hi) that fall in the word of page @lo. */
+static unsigned long udmabuf_word_mask(pgoff_t lo, pgoff_t hi)
+{
+	pgoff_t end = min(hi, (lo | (BITS_PER_LONG - 1)) + 1);
+
+	return BITMAP_FIRST_WORD_MASK(lo) &
+	       BITMAP_LAST_WORD_MASK(end - (lo & ~(BITS_PER_LONG - 1)));
+}
+
+/*
+ * Recompute the summary words over memfd pages [@lo, @hi) from the tree,
+ * under udmabuf_files_lock (which also keeps the tree still).  Each word
+ * is computed first and written once, so a reader sees its old or its new
+ * value: after an addition it may miss the new segment for a moment (a
+ * hint racing with creation), after a removal it never misses a segment
+ * that stays.
+ */
+static int udmabuf_summary_update(struct udmabuf_file *f, pgoff_t lo,
+				  pgoff_t hi)
+{
+	pgoff_t wlo = round_down(lo, BITS_PER_LONG);
+	pgoff_t whi = round_up(hi, BITS_PER_LONG);
+	pgoff_t w;
+
+	lockdep_assert_held(&udmabuf_files_lock);
+	for (w = wlo; w < whi; w += BITS_PER_LONG) {
+		struct interval_tree_node *it;
+		unsigned long *word, bits = 0;
+
+		for (it = interval_tree_iter_first(&f->tree, w,
+						   w + BITS_PER_LONG - 1);
+		     it; it = interval_tree_iter_next(it, w,
+						      w + BITS_PER_LONG - 1))
+			bits |= udmabuf_word_mask(max(it->start, w),
+						  min(it->last + 1,
+						      w + BITS_PER_LONG));
+		word = udmabuf_summary_word(f, w, bits);
+		if (bits && !word)
+			return -ENOMEM;
+		if (word && *word != bits)
+			WRITE_ONCE(*word, bits);
+	}
+	return 0;
+}
+
+/* Might a segment cover a page of [@lo, @hi)?  Under rcu_read_lock(). */
+static bool udmabuf_summary_any(struct udmabuf_file *f, pgoff_t lo,
+				pgoff_t hi)
+{
+	while (lo < hi) {
+		pgoff_t end = min(hi, round_down(lo, BITS_PER_LONG) +
+				      BITS_PER_LONG);
+		unsigned long *word = udmabuf_summary_word(f, lo, false);
+
+		if (word && (READ_ONCE(*word) & udmabuf_word_mask(lo, end)))
+			return true;
+		/* No chunk: skip to the next one. */
+		if (!word)
+			end = min(hi, round_down(lo, UDMABUF_CHUNK_PAGES) +
+				      UDMABUF_CHUNK_PAGES);
+		lo = end;
+	}
+	return false;
 }
 
 /**
@@ -95,6 +246,10 @@ int udmabuf_index_add(struct udmabuf *buf)
 		spin_lock(&f->lock);
 		interval_tree_insert(&seg->it, &f->tree);
 		spin_unlock(&f->lock);
+		ret = udmabuf_summary_update(f, seg->it.start,
+					     seg->it.last + 1);
+		if (ret)
+			break;
 	}
 	mutex_unlock(&udmabuf_files_lock);
 	return ret;
@@ -123,8 +278,12 @@ void udmabuf_index_del(struct udmabuf *buf)
 		seg->file = NULL;
 		if (!--f->nr_segs) {
 			hash_del_rcu(&f->node);
-			kfree_rcu(f, rcu);
+			call_rcu(&f->rcu, udmabuf_file_free);
+			continue;
 		}
+		/* Clearing bits allocates nothing: it cannot fail. */
+		WARN_ON_ONCE(udmabuf_summary_update(f, seg->it.start,
+						    seg->it.last + 1));
 	}
 	mutex_unlock(&udmabuf_files_lock);
 	/* Hints that found it took buf->hinting under the file's lock. */
@@ -257,7 +416,7 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 
 		rcu_read_lock();
 		f = udmabuf_file_find(mapping);
-		if (!f) {
+		if (!f || !udmabuf_summary_any(f, lo, hi)) {
 			rcu_read_unlock();
 			break;
 		}
@@ -286,7 +445,7 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 
 void udmabuf_index_exit(void)
 {
-	/* Every buffer is gone: only kfree_rcu() callbacks may be left. */
+	/* Every buffer is gone: only RCU callbacks may be left. */
 	WARN_ON_ONCE(!hash_empty(udmabuf_files));
 	rcu_barrier();
 }
