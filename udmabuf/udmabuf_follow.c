@@ -29,6 +29,7 @@
 #include <linux/dma-resv.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/wait_bit.h>
@@ -126,22 +127,33 @@ static void udmabuf_changed(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		dma_resv_unlock(buf->dmabuf->resv);
 }
 
-/* How many pages from memfd index @idx on are in the page cache (<= @nr). */
+/*
+ * How many pages from memfd index @idx on are in the page cache (<= @nr),
+ * looked up a folio batch at a time.
+ */
 static pgoff_t udmabuf_cached(struct file *memfd, pgoff_t idx, pgoff_t nr)
 {
-	pgoff_t n = 0;
+	pgoff_t start = idx, next = idx, end = idx + nr - 1;
+	struct folio_batch fbatch;
+	unsigned int i, found;
 
-	while (n < nr) {
-		struct folio *folio = filemap_get_folio(memfd->f_mapping,
-							idx + n);
+	folio_batch_init(&fbatch);
+	while (next <= end) {
+		found = filemap_get_folios_contig(memfd->f_mapping, &start,
+						  end, &fbatch);
+		for (i = 0; i < found; i++) {
+			struct folio *folio = fbatch.folios[i];
 
-		if (IS_ERR(folio))
+			/* Contiguous from @next, or the run ends here. */
+			if (folio->index > next)
+				break;
+			next = max(next, folio_next_index(folio));
+		}
+		folio_batch_release(&fbatch);
+		if (!found || i < found)
 			break;
-		n += min_t(pgoff_t, nr - n,
-			   folio_next_index(folio) - (idx + n));
-		folio_put(folio);
 	}
-	return n;
+	return min(next, idx + nr) - idx;
 }
 
 /*
@@ -455,10 +467,13 @@ void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 		buf->pending_tries = UDMABUF_GONE_TRIES;
 	spin_unlock(&buf->pending_lock);
 	/*
-	 * A bit test when already queued, as on every fault of a refill.  A
-	 * retry waiting for its jiffy takes this range along.
+	 * A jiffy later: a refill faults page after page, and waking the work
+	 * for each would switch to it and back on every fault.  The CPU mmaps
+	 * were zapped already; only importers hear a jiffy later.  A bit test
+	 * when already queued.
 	 */
-	queue_delayed_work(udmabuf_wq, &buf->follow_work, 0);
+	queue_delayed_work(udmabuf_wq, &buf->follow_work,
+			   flags & UDMABUF_LATER_RESYNC ? 0 : 1);
 }
 
 void udmabuf_follow_init(struct udmabuf *buf)
