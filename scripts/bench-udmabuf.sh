@@ -4,13 +4,17 @@
 # udmabuf.ko, each in its own VM, one after the other.  Under TCG the VM runs
 # with one vCPU and -icount (the guest clock counts instructions), so the
 # numbers repeat across runs.  Writes build/bench/udmabuf.txt (and the raw
-# VM output next to it) and prints the table.
+# VM output next to it) and prints the table; then runs
+# scripts/bench-udmabuf-scale.sh (udmabuf-scale.txt, .png), unless
+# UB_SCALE=0.
 #
 # Needs: make userspace modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf, and the
 # baseline kernel (make baseline) built with CONFIG_UDMABUF=y.  MODDIR and
 # KOBJ (as in the Makefile) choose other module and kernel build directories.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+# the caller's VM settings for the scale part, before this part's defaults
+scale_env=(VM_MEM="${VM_MEM:-}" VM_HUGEPAGES="${VM_HUGEPAGES:-}" VM_TIMEOUT="${VM_TIMEOUT:-}")
 out=$top/build/bench
 moddir=${MODDIR:-$top/build/modules}
 base_k=$top/build/baseline/obj/arch/x86/boot/bzImage
@@ -71,11 +75,15 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 	echo "  VM_MEM=$VM_MEM MiB, VM_HUGEPAGES=$VM_HUGEPAGES; udmabuf size_limit_mb=1024 on both"
 	echo
 
-	echo "1. Write-refault of a punched 256 MiB shmem memfd (65536 pages),"
-	echo "   faults/s of the best of 5 passes; patched kernel"
+	echo "1. Punch and write-refault of a 256 MiB shmem memfd (65536 pages), best"
+	echo "   of 5 passes: faults/s of the refault, pages/s of punch + refault (the"
+	echo "   cycle: under a buffer the punched pages are freed by the refault); patched kernel"
 	n=$(need patched refault-nobuf faults_per_sec)
 	u=$(need patched refault-buf faults_per_sec)
 	r=$(awk -v n="$n" -v u="$u" 'BEGIN { printf "%.4f", u / n }')
+	cn=$(need patched refault-nobuf cycle_faults_per_sec)
+	cu=$(need patched refault-buf cycle_faults_per_sec)
+	cr=$(awk -v n="$cn" -v u="$cu" 'BEGIN { printf "%.4f", u / n }')
 	printf '   %-34s %10s %10s %12s\n' "" faults/s punch_ms "punch+fault/s"
 	for row in "no udmabuf:patched refault-nobuf" \
 		   "project udmabuf:patched refault-buf" \
@@ -90,7 +98,8 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 			"$(get "$1" "$2" punch_ms)" \
 			"$(get "$1" "$2" cycle_faults_per_sec)"
 	done
-	echo "   ratio udmabuf/none $r  target >= 0.90: $(verdict "$r" 0.9 '>=')"
+	echo "   cycle ratio udmabuf/none $cr  target >= 0.90: $(verdict "$cr" 0.9 '>=')"
+	echo "   refault ratio udmabuf/none $r (info)"
 	# The best a follower can do: the update op call (follow_faults=0)
 	# plus freeing the replaced page, which the punch no longer does
 	# while the buffer pins it, with no work of the driver's own.
@@ -100,7 +109,7 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 			-v pb="$(need patched refault-buf punch_ms)" \
 			-v pages="$(need patched refault-nobuf pages)" 'BEGIN {
 			free = (pn - pb) / 1000 / pages
-			printf "   ceiling (info): update op call + page free, nothing else: %.4f\n",
+			printf "   refault ceiling (info): update op call + page free, nothing else: %.4f\n",
 				(1 / n) / (1 / nf + free)
 			printf "     (per fault: none %.0f ns, op call %.0f ns, free %.0f ns)\n",
 				1e9 / n, 1e9 / nf - 1e9 / n, free * 1e9 }'
@@ -132,23 +141,39 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 	done
 	echo
 
-	echo "3. Stale reads: punch 64 MiB, then per page write a new value through"
-	echo "   the memfd mapping and read it at once through the udmabuf mmap made"
-	echo "   before the punch; 2 rounds"
-	printf '   %-26s %7s %7s %7s %13s\n' "" reads stale zero "ns/page"
+	echo "3. Stale reads: punch 64 MiB, then per page write a new value and read it"
+	echo "   at once through the udmabuf mmap made before the punch (no"
+	echo "   DMA_BUF_IOCTL_SYNC); 2 rounds.  Writers: the buffer's creator through"
+	echo "   its memfd mapping; another process (forked before the buffer, a pipe"
+	echo "   handshake per page) through its own mapping, and with write(2)"
+	printf '   %-26s %-13s %7s %7s %7s %9s\n' "" writer reads stale zero "ns/page"
 	for k in baseline:"baseline, in-tree udmabuf" patched:"patched, project udmabuf"; do
-		printf '   %-26s %7s %7s %7s %13s\n' "${k#*:}" \
-			"$(need ${k%%:*} stale reads)" "$(need ${k%%:*} stale stale)" \
-			"$(need ${k%%:*} stale zero)" "$(need ${k%%:*} stale ns_per_page)"
+		for w in stale:creator stale-child:other-mmap stale-child-write:other-write; do
+			printf '   %-26s %-13s %7s %7s %7s %9s\n' "${k#*:}" "${w#*:}" \
+				"$(need ${k%%:*} ${w%%:*} reads)" "$(need ${k%%:*} ${w%%:*} stale)" \
+				"$(need ${k%%:*} ${w%%:*} zero)" "$(need ${k%%:*} ${w%%:*} ns_per_page)"
+		done
 	done
 	s=$(need patched stale stale)
-	echo "   patched stale reads $s  target == 0: $(verdict "$s" 0 '==')"
+	echo "   patched stale reads, creator writer $s  target == 0: $(verdict "$s" 0 '==')"
+	echo "   patched stale reads, other-process writer (info): mmap" \
+		"$(need patched stale-child stale), write(2) $(need patched stale-child-write stale)"
 	eb=$(get patched stats-before eager_pages)
 	ea=$(get patched stats-after eager_pages)
 	lb=$(get patched stats-before lazy_pages)
 	la=$(get patched stats-after lazy_pages)
 	if [ -n "$ea" ]; then
-		echo "   project udmabuf pages swapped in part 3: eager $((ea - eb)), lazy $((la - lb))"
+		echo "   project udmabuf pages swapped in part 3: eager $((ea - eb)), lazy $((la - lb))" \
+			"(creator writer)"
+	fi
+	eo=$(get patched stats-after-other eager_pages)
+	lo=$(get patched stats-after-other lazy_pages)
+	if [ -n "$eo" ] && [ -n "$ea" ]; then
+		echo "     other-process writers: eager $((eo - ea)), lazy $((lo - la))"
 	fi
 } > "$out/udmabuf.txt"
 cat "$out/udmabuf.txt"
+
+if [ "${UB_SCALE:-1}" != 0 ]; then
+	env "${scale_env[@]}" "$top/scripts/bench-udmabuf-scale.sh"
+fi

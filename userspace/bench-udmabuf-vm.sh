@@ -1,17 +1,33 @@
 #!/bin/sh
-# Runs in the VM for scripts/bench-udmabuf.sh: udmabuf-bench in every mode.
+# Runs in the VM for scripts/bench-udmabuf.sh and bench-udmabuf-scale.sh.
 #
-#   bench-udmabuf-vm.sh [MODDIR]
+#   bench-udmabuf-vm.sh [--scale | --smp] [MODDIR]
 #
 # With MODDIR (the patched kernel): loads MODDIR/udmabuf/udmabuf.ko, the
 # project's udmabuf.  Without (the baseline kernel): uses the in-tree 6.12
 # udmabuf, built in.  Both get size_limit_mb=1024 for the 1 GiB buffers.
-# Prints "KEY name value ..." lines.
+# No option: udmabuf-bench in every mode.  --scale: udmabuf-scale-bench,
+# faults beside 0 to 1024 one-page buffers (one vCPU); --smp: the same with
+# two faulting threads (two vCPUs).  Environment for those: US_MIB (64),
+# US_REPS (5), US_ROUNDS (3, and 5 with --smp), US_DN_MIB (16, the dontneed
+# loop).  Prints "KEY name value ..." lines.
 set -u
 b=$(cd "$(dirname "$0")/.." && pwd)/build
 ub=$b/userspace/udmabuf-bench
+sb=$b/userspace/udmabuf-scale-bench
 mib=1024
-[ -x "$ub" ] || { echo "no $ub: make userspace SKIP_KERNEL=1" >&2; exit 1; }
+part=main
+case "${1:-}" in
+--scale) part=scale; shift ;;
+--smp) part=smp; shift ;;
+-*) echo "usage: bench-udmabuf-vm.sh [--scale | --smp] [MODDIR]" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "usage: bench-udmabuf-vm.sh [--scale | --smp] [MODDIR]" >&2; exit 2; }
+if [ $part = main ]; then
+	[ -x "$ub" ] || { echo "no $ub: make userspace SKIP_KERNEL=1" >&2; exit 1; }
+else
+	[ -x "$sb" ] || { echo "no $sb: make userspace SKIP_KERNEL=1" >&2; exit 1; }
+fi
 
 stats() {	# the project module's counters, as one line
 	f=/sys/kernel/debug/udmabuf/stats
@@ -37,6 +53,34 @@ bench() {	# bench KEY ARGS...: one "KEY name value ..." line, or exit 1
 	echo "$key $res"
 }
 
+scale() {	# scale KEY ARGS...: "KEY bufs N ..." lines, or exit 1
+	key=$1
+	shift
+	res=$($sb "$@") || { echo "$key: udmabuf-scale-bench $* failed" >&2; exit 1; }
+	echo "$res" | sed "s/^/$key /"
+}
+
+if [ $part = scale ]; then
+	m=${US_MIB:-64} r=${US_REPS:-5} k=${US_ROUNDS:-3}
+	stats stats-before
+	# 1. Faults on the buffers' memfd (target), then on another (info).
+	scale scale-same fault --mib $m --reps $r --rounds $k --bufs 1,16,256,1024
+	scale scale-other fault --mib $m --reps $r --rounds $k --bufs 1,16,256,1024 --other-memfd
+	# 2. (write fault, MADV_DONTNEED) per page.
+	scale dontneed dontneed --mib ${US_DN_MIB:-16} --reps $r --rounds $k --bufs 1,256
+	stats stats-after
+	echo done
+	exit 0
+fi
+if [ $part = smp ]; then
+	echo "cpus $(grep -c ^processor /proc/cpuinfo)"
+	# 3. Two faulting threads on two vCPUs, wall clock.
+	scale smp-same fault --mib ${US_MIB:-64} --reps ${US_REPS:-5} \
+		--rounds ${US_ROUNDS:-5} --bufs 16,1024 --threads 2
+	echo done
+	exit 0
+fi
+
 # 1. Refault of a punched 256 MiB memfd, without and with a udmabuf over it.
 bench warmup refault --mib 64 --reps 1 >/dev/null	# warm up
 bench refault-nobuf refault --mib 256
@@ -50,7 +94,11 @@ fi
 # 2. UDMABUF_CREATE_LIST of 1 GiB: 16 items of 64 MiB over one memfd.
 bench create-shmem create --mib $mib --items 16
 bench create-hugetlb create --mib $mib --items 16 --hugetlb
-# 3. Stale reads through the udmabuf mmap right after a rewriting fault.
+# 3. Stale reads through the udmabuf mmap right after a rewriting fault by
+# the creator, then by another process (through its mapping, with write(2)).
 stats stats-before
 bench stale stale --mib 64
 stats stats-after
+bench stale-child stale --mib 64 --writer child
+bench stale-child-write stale --mib 64 --writer child-write
+stats stats-after-other

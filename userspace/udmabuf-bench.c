@@ -18,12 +18,18 @@
  *	close() of the returned fd.  Prints the fastest ioctl and the fastest
  *	close in microseconds.
  *
- *   udmabuf-bench stale [--mib M] [--reps R]
+ *   udmabuf-bench stale [--mib M] [--reps R] [--writer W] [--batch B]
  *	A shmem memfd of M MiB (default 64) written with a tag per page, a
  *	udmabuf over it, mmapped and read in full.  Then R rounds (default 2):
- *	punch the whole range, and for each page write a new tag through the
- *	memfd mapping and read the page back at once through the udmabuf mmap
- *	(made before the punch).  Counts the reads that do not show the new tag.
+ *	punch the whole range, and for each page write a new tag and read the
+ *	page back at once through the udmabuf mmap (made before the punch, no
+ *	DMA_BUF_IOCTL_SYNC).  Counts the reads that do not show the new tag.
+ *	The writer W: "creator" (default), the buffer's creator through its
+ *	memfd mapping; "child", a child forked before the udmabuf existed,
+ *	through its own mapping of the memfd; "child-write", that child with
+ *	pwrite(2).  The creator keeps its memfd mapping throughout.  B pages
+ *	(default 1) are written, then read; a child gets each batch as a
+ *	request on a pipe and answers on another once it wrote them.
  *
  * Output: one line of "name value" pairs.  Exit status 2 on bad arguments,
  * 1 when the system refuses something.
@@ -40,6 +46,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +67,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: udmabuf-bench refault [--mib M] [--reps R] [--udmabuf]\n"
 		"       udmabuf-bench create [--mib M] [--items N] [--reps R] [--hugetlb]\n"
-		"       udmabuf-bench stale [--mib M] [--reps R]\n");
+		"       udmabuf-bench stale [--mib M] [--reps R] [--writer creator|child|child-write]\n"
+		"                           [--batch B]\n");
 	exit(2);
 }
 
@@ -218,19 +226,81 @@ static uint64_t tag(long gen, unsigned long i)
 	return 0x5eed000000000000ULL | (uint64_t)gen << 32 | i;
 }
 
-static int do_stale(unsigned long size, long reps)
+enum writer { W_CREATOR, W_CHILD, W_CHILD_WRITE };
+static const char *const writer_names[] = { "creator", "child", "child-write" };
+
+/* A request to the writing child: tag pages [first, first + count). */
+struct stale_req {
+	long gen;
+	unsigned long first, count;
+};
+
+/*
+ * The other-process writer: map the memfd anew (or pwrite() it), and for
+ * every request on @req write the tags, then answer one byte on @ack.
+ */
+static void stale_child(int fd, unsigned long size, enum writer w, int req,
+			int ack)
 {
-	unsigned long pages = size / PAGE, i, stale = 0, zero = 0, bad_init = 0;
+	volatile uint64_t *m = NULL;
+	struct stale_req q;
+	unsigned long i;
+	ssize_t got;
+
+	if (w == W_CHILD) {
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			die("child: mmap memfd");
+	}
+	while ((got = read(req, &q, sizeof(q))) == sizeof(q)) {
+		for (i = q.first; i < q.first + q.count; i++) {
+			uint64_t v = tag(q.gen, i);
+
+			if (m)
+				m[i * PAGE / 8] = v;
+			else if (pwrite(fd, &v, sizeof(v), i * PAGE) != sizeof(v))
+				die("child: pwrite memfd");
+		}
+		if (write(ack, "", 1) != 1)
+			die("child: write ack");
+	}
+	if (got)
+		die("child: read request");
+	_exit(0);
+}
+
+static int do_stale(unsigned long size, long reps, enum writer w,
+		    unsigned long batch)
+{
+	unsigned long pages = size / PAGE, i, j, n, stale = 0, zero = 0;
+	unsigned long bad_init = 0;
+	int fd, dev, buf, req[2], ack[2], status;
 	volatile uint64_t *u, *m;
+	pid_t child = -1;
 	volatile char *p;
 	double t0, t = 0;
-	int fd, dev, buf;
 	long r;
 
 	fd = make_memfd(size, 0, &p);
 	m = (volatile uint64_t *)p;
 	for (i = 0; i < pages; i++)
 		m[i * PAGE / 8] = tag(1, i);
+	if (w != W_CREATOR) {	/* forked before this process makes a udmabuf */
+		if (pipe(req) || pipe(ack))
+			die("pipe");
+		fflush(NULL);
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (!child) {
+			close(req[1]);
+			close(ack[0]);
+			munmap((void *)p, size);
+			stale_child(fd, size, w, req[0], ack[1]);
+		}
+		close(req[0]);
+		close(ack[1]);
+	}
 	dev = open_dev();
 	buf = create_one(dev, fd, size);
 	close(dev);
@@ -248,21 +318,42 @@ static int do_stale(unsigned long size, long reps)
 	for (r = 0; r < reps; r++) {
 		punch(fd, size);
 		t0 = now();
-		for (i = 0; i < pages; i++) {
-			uint64_t v;
+		for (i = 0; i < pages; i += n) {
+			n = pages - i < batch ? pages - i : batch;
+			if (w == W_CREATOR) {
+				for (j = i; j < i + n; j++)
+					m[j * PAGE / 8] = tag(r + 2, j);
+			} else {
+				struct stale_req q = { r + 2, i, n };
+				char c;
 
-			m[i * PAGE / 8] = tag(r + 2, i);
-			v = u[i * PAGE / 8];
-			if (v != tag(r + 2, i)) {
-				stale++;
-				zero += !v;
+				if (write(req[1], &q, sizeof(q)) != sizeof(q))
+					die("write request");
+				if (read(ack[0], &c, 1) != 1)
+					die("read ack (the writer died?)");
+			}
+			for (j = i; j < i + n; j++) {
+				uint64_t v = u[j * PAGE / 8];
+
+				if (v != tag(r + 2, j)) {
+					stale++;
+					zero += !v;
+				}
 			}
 		}
 		t += now() - t0;
 	}
-	printf("stale %lu reads %lu zero %lu ns_per_page %.0f mib %lu reps %ld\n",
+	if (child > 0) {
+		close(req[1]);
+		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			fprintf(stderr, "%s: the writer child failed\n", prog);
+			return 1;
+		}
+	}
+	printf("stale %lu reads %lu zero %lu ns_per_page %.0f mib %lu reps %ld writer %s batch %lu\n",
 	       stale, pages * reps, zero, t * 1e9 / (pages * reps),
-	       size / MIB, reps);
+	       size / MIB, reps, writer_names[w], batch);
 	munmap((void *)u, size);
 	close(buf);
 	munmap((void *)p, size);
@@ -278,10 +369,12 @@ int main(int argc, char **argv)
 		{ "items", required_argument, NULL, 'n' },
 		{ "udmabuf", no_argument, NULL, 'u' },
 		{ "hugetlb", no_argument, NULL, 'H' },
+		{ "writer", required_argument, NULL, 'w' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long mib = 0, reps = 0, items = 16;
-	int with_buf = 0, hugetlb = 0, items_set = 0, c;
+	long mib = 0, reps = 0, items = 16, batch = 0;
+	int with_buf = 0, hugetlb = 0, items_set = 0, writer = -1, c;
 	const char *mode;
 
 	if (argc < 2 || argv[1][0] == '-')
@@ -295,12 +388,22 @@ int main(int argc, char **argv)
 		case 'n': items = number_arg(NULL, optarg, 1, 1024); items_set = 1; break;
 		case 'u': with_buf = 1; break;
 		case 'H': hugetlb = 1; break;
+		case 'w':
+			for (writer = W_CHILD_WRITE; writer >= 0; writer--)
+				if (!strcmp(optarg, writer_names[writer]))
+					break;
+			if (writer < 0)
+				bad("--writer is creator, child or child-write");
+			break;
+		case 'b': batch = number_arg("--batch", optarg, 1, 1L << 20); break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
 
+	if (strcmp(mode, "stale") && (writer >= 0 || batch))
+		bad("--writer and --batch are for stale only");
 	if (!strcmp(mode, "refault")) {
 		if (items_set || hugetlb)
 			bad("refault takes --mib, --reps and --udmabuf only");
@@ -318,8 +421,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "stale")) {
 		if (items_set || hugetlb || with_buf)
-			bad("stale takes --mib and --reps only");
-		return do_stale((mib ?: 64) * MIB, reps ?: 2);
+			bad("stale takes --mib, --reps, --writer and --batch only");
+		return do_stale((mib ?: 64) * MIB, reps ?: 2,
+				writer < 0 ? W_CREATOR : writer, batch ?: 1);
 	}
 	fprintf(stderr, "%s: unknown mode '%s'\n", prog, mode);
 	usage();
