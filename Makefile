@@ -37,6 +37,9 @@ VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(VM_OUT)
 .PHONY: all patches deps kernel baseline modules tests userspace test demo vm bench check clean help
 .DEFAULT_GOAL := help
 
+# libudmabuf, udmabuf-tool, the GStreamer plugin and their tests.
+include userspace/udmabuf.mk
+
 help:
 	@echo "make demo        build, boot and show the update notifier at work"
 	@echo "make test        build everything, run every test in the VM"
@@ -44,6 +47,7 @@ help:
 	@echo "make bench       fault throughput: unpatched vs patched kernel"
 	@echo "make check       checkpatch --strict on the series and modules"
 	@echo "make patches     export build/linux's series branch to kernel/patches"
+	@echo "make install     libudmabuf, udmabuf-tool and the GStreamer plugin (PREFIX=...)"
 	@echo "make clean       remove build/ (keeps the ccache)"
 	@echo "variables: DEBUG=1 (lockdep, KASAN, kmemleak), VM_ACCEL=kvm,"
 	@echo "  PARTS='20 30' (make test: only tests/vm.d parts with these prefixes),"
@@ -89,6 +93,8 @@ tests: kernel
 			$$(cat tests/$$t.libs 2>/dev/null); \
 	done
 
+# tests/vm.d/40-gstreamer.sh needs the userspace libraries, plugin and tests.
+test: udmabuf-tests
 test: modules tests
 	@mkdir -p $(VM_OUT)
 	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
@@ -100,6 +106,8 @@ vm: modules tests
 	@$(VM) -- sh -c '$(subst ','\'',$(CMD))'
 
 USERSPACE_PROGS := $(basename $(notdir $(wildcard userspace/*.c)))
+
+userspace: udmabuf-userspace
 
 userspace: kernel
 	@mkdir -p $(B)/userspace

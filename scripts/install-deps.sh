@@ -5,6 +5,10 @@ set -euo pipefail
 pkgs=(linux-source-6.12 qemu-system-x86 busybox-static flex bison bc
       libelf-dev libssl-dev cpio ccache xz-utils rsync gcc make libdrm-dev
       python3 kmod sparse python3-ply python3-git gnuplot-nox)
+# userspace/: libudmabuf, udmabuf-tool and the GStreamer plugin and its tests
+pkgs+=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+       gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+       gstreamer1.0-plugins-bad)
 pkgs+=("$@")
 
 missing=()
