@@ -124,10 +124,11 @@ patches:
 	@kernel/scripts/export.sh
 
 # Each part writes build/bench/*.txt; the HMM part also a plot (PNG).
-bench: baseline modules userspace
+bench: baseline modules userspace udmabuf-tests
 	@scripts/bench.sh
 	@scripts/bench-hmm.sh
-	@if [ -x scripts/bench-udmabuf.sh ]; then scripts/bench-udmabuf.sh; fi
+	@scripts/bench-udmabuf.sh
+	@scripts/bench-gst.sh
 
 check: modules
 	@KOBJ=$(KOBJ) scripts/check.sh
