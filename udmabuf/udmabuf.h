@@ -115,10 +115,14 @@ struct udmabuf {
 	wait_queue_head_t hint_wq;
 	/* Follow work: the buffer pages hints said may have changed. */
 	struct delayed_work follow_work;
-	spinlock_t pending_lock;	/* protects @pending_* */
+	spinlock_t pending_lock;	/* protects @pending_* and @gone_* */
 	pgoff_t pending_lo, pending_hi;
 	unsigned int pending_flags;	/* UDMABUF_LATER_* */
 	unsigned int pending_tries;	/* left for invalidation hints */
+	/* Task work zapping what invalidations removed, see follow_gone. */
+	struct callback_head gone_twork;
+	struct task_struct *gone_task;	/* the task it is queued on */
+	pgoff_t gone_lo, gone_hi;
 	/* Protects @cpu_map (begin/end_cpu_access). */
 	struct mutex map_lock;
 	struct udmabuf_map *cpu_map;

@@ -106,25 +106,16 @@ static void udmabuf_move_notify(struct udmabuf *buf,
 }
 
 /*
- * After pages [@first, @first + @nr) were replaced: zap them from the CPU
- * mmaps again and tell the dynamic importers.
+ * After pages [@first, @first + @nr) were replaced, under the reservation
+ * lock: zap them from the CPU mmaps again and tell the dynamic importers.
  */
 static void udmabuf_changed(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
-			    unsigned int flags,
 			    struct dma_buf_attachment *except)
 {
 	udmabuf_zap(buf, first, nr);
-	/*
-	 * No attachment: nobody to tell.  One attaching meanwhile maps after
-	 * this replacement's buf->lock section, so it gets the new pages.
-	 */
-	if (list_empty(&buf->dmabuf->attachments))
-		return;
-	if (!(flags & UDMABUF_FOLLOW_RESV))
-		dma_resv_lock(buf->dmabuf->resv, NULL);
-	udmabuf_move_notify(buf, except);
-	if (!(flags & UDMABUF_FOLLOW_RESV))
-		dma_resv_unlock(buf->dmabuf->resv);
+	/* Attachments are added and removed under the reservation lock. */
+	if (!list_empty(&buf->dmabuf->attachments))
+		udmabuf_move_notify(buf, except);
 }
 
 /*
@@ -254,8 +245,9 @@ static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
  * @nr: number of pages to check
  * @flags: %UDMABUF_FOLLOW_HOLES to fill holes with new folios (otherwise
  *         stale pages over a hole keep their folio), %UDMABUF_FOLLOW_RESV
- *         if the caller holds the reservation lock, %UDMABUF_FOLLOW_WORK
- *         from the follow work (statistics)
+ *         if the caller holds the reservation lock (otherwise it is taken
+ *         once a stale page is found), %UDMABUF_FOLLOW_WORK from the follow
+ *         work (statistics)
  * @except: the attachment not to tell (the one being mapped), or NULL
  *
  * Does nothing while an attachment is pinned.
@@ -267,12 +259,28 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		   unsigned int flags, struct dma_buf_attachment *except)
 {
 	pgoff_t end = first + nr, pg = first, lo = end, hi = 0;
+	struct dma_resv *resv = NULL;
 	long total = 0, done = 0;
+	struct udmabuf_seg *seg;
+	pgoff_t run;
 
+	/*
+	 * A swap and its move_notify happen under the reservation lock, like
+	 * any move of a dma-buf: an attachment that pins meanwhile (under
+	 * that lock) then maps the new pages, and is not told to move.
+	 */
+	if (!(flags & UDMABUF_FOLLOW_RESV)) {
+		mutex_lock(&buf->lock);
+		pg = buf->pinned ? end :
+		     udmabuf_next_stale(buf, first, end, &seg, &run);
+		mutex_unlock(&buf->lock);
+		if (pg == end)
+			return 0;
+		resv = buf->dmabuf->resv;
+		dma_resv_lock(resv, NULL);
+		flags |= UDMABUF_FOLLOW_RESV;
+	}
 	while (pg < end) {
-		struct udmabuf_seg *seg;
-		pgoff_t run;
-
 		mutex_lock(&buf->lock);
 		if (!buf->pinned)
 			pg = udmabuf_next_stale(buf, pg, end, &seg, &run);
@@ -304,7 +312,9 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 				&udmabuf_stats.eager_pages :
 				&udmabuf_stats.lazy_pages);
 	if (lo < hi)
-		udmabuf_changed(buf, lo, hi - lo, flags, except);
+		udmabuf_changed(buf, lo, hi - lo, except);
+	if (resv)
+		dma_resv_unlock(resv);
 	return done < 0 ? done : 0;
 }
 
@@ -381,27 +391,28 @@ static void udmabuf_follow_work(struct work_struct *work)
 	udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
 }
 
-/* Zap what an invalidation removed, when its task returns to user space. */
-struct udmabuf_gone {
-	struct callback_head twork;
-	struct udmabuf *buf;		/* a reference */
-	pgoff_t lo, hi;
-};
-
 /*
  * Task work queued and not run yet: it runs module code, and it may
  * outlive every buffer, so module exit waits for it.
  */
 static atomic_t udmabuf_gone_pending = ATOMIC_INIT(0);
 
+/* Zap what invalidations removed, as the punching task leaves the kernel. */
 static void udmabuf_gone_twork(struct callback_head *twork)
 {
-	struct udmabuf_gone *g = container_of(twork, struct udmabuf_gone,
-					      twork);
+	struct udmabuf *buf = container_of(twork, struct udmabuf, gone_twork);
+	pgoff_t lo, hi;
 
-	udmabuf_zap_gone(g->buf, g->lo, g->hi);
-	udmabuf_put(g->buf);
-	kfree(g);
+	spin_lock(&buf->pending_lock);
+	lo = buf->gone_lo;
+	hi = buf->gone_hi;
+	buf->gone_lo = ULONG_MAX;
+	buf->gone_hi = 0;
+	buf->gone_task = NULL;
+	spin_unlock(&buf->pending_lock);
+	if (lo < hi)
+		udmabuf_zap_gone(buf, lo, hi);
+	udmabuf_put(buf);
 	if (atomic_dec_and_test(&udmabuf_gone_pending))
 		wake_up_var(&udmabuf_gone_pending);
 }
@@ -413,37 +424,52 @@ static void udmabuf_gone_twork(struct callback_head *twork)
  * @hi: end of the range (exclusive)
  *
  * A punch unmaps a range before it truncates it, and the hint comes from
- * inside the mmu notifier of the unmapping.  The pages that did leave the
- * page cache are zapped from the buffer's CPU mmaps when the task returns
- * to user space: after the truncation, before the punching process (or
- * one it tells) can write the range again.  Kernel threads, and tasks that
- * cannot take task work, leave it to the follow work, which looks again a
- * jiffy later while the pages are still cached.  Holds a buffer reference,
- * not buf->hinting: the task may release the buffer before it returns.
+ * inside the mmu notifier of the unmapping, where zapping must not nest.
+ * The pages that did leave the page cache are zapped from the buffer's CPU
+ * mmaps when the task returns to user space: after the truncation, before
+ * the punching process (or one it tells) can write the range again.  One
+ * task work a buffer, embedded in it and holding a buffer reference (not
+ * buf->hinting: the task may release the buffer before it returns); the
+ * ranges of every hint meanwhile are merged into it.  Kernel threads, user
+ * workers (which do not return to user space), exiting tasks and reclaim,
+ * and hints from a second task while the first one's work is queued, leave
+ * it to the follow work, which looks again a jiffy later while the pages
+ * are still cached.
  *
  * Context: inside an mmu notifier callback, under a spinlock.
  */
 void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 {
-	struct udmabuf_gone *g = NULL;
+	bool queue = false, mine;
 
-	if (!(current->flags & PF_KTHREAD))
-		g = kmalloc(sizeof(*g), GFP_NOWAIT | __GFP_NOWARN);
-	if (g) {
-		g->buf = buf;
-		g->lo = lo;
-		g->hi = hi;
+	spin_lock(&buf->pending_lock);
+	buf->gone_lo = min(buf->gone_lo, lo);
+	buf->gone_hi = max(buf->gone_hi, hi);
+	mine = buf->gone_task == current;
+	if (!buf->gone_task &&
+	    !(current->flags & (PF_KTHREAD | PF_USER_WORKER | PF_EXITING |
+				PF_MEMALLOC))) {
+		buf->gone_task = current;
+		queue = true;
+		mine = true;
+	}
+	spin_unlock(&buf->pending_lock);
+	if (queue) {
 		kref_get(&buf->ref);
 		atomic_inc(&udmabuf_gone_pending);
-		init_task_work(&g->twork, udmabuf_gone_twork);
-		if (!task_work_add(current, &g->twork, TWA_RESUME))
+		init_task_work(&buf->gone_twork, udmabuf_gone_twork);
+		if (!task_work_add(current, &buf->gone_twork, TWA_RESUME))
 			return;
+		spin_lock(&buf->pending_lock);
+		buf->gone_task = NULL;
+		spin_unlock(&buf->pending_lock);
 		atomic_dec(&udmabuf_gone_pending);
 		/* Not the last one: release waits for the index's lock. */
 		udmabuf_put(buf);
-		kfree(g);
+		mine = false;
 	}
-	udmabuf_follow_later(buf, lo, hi, UDMABUF_LATER_GONE);
+	if (!mine)
+		udmabuf_follow_later(buf, lo, hi, UDMABUF_LATER_GONE);
 }
 
 /**
@@ -481,7 +507,7 @@ void udmabuf_follow_init(struct udmabuf *buf)
 	INIT_DELAYED_WORK(&buf->follow_work, udmabuf_follow_work);
 	spin_lock_init(&buf->pending_lock);
 	buf->pending_lo = ULONG_MAX;
-	buf->pending_hi = 0;
+	buf->gone_lo = ULONG_MAX;
 }
 
 /* Once nothing can queue the work any more (release). */

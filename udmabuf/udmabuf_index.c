@@ -45,7 +45,8 @@ struct udmabuf_file {
 	/*
 	 * A bit for each page that a segment in @tree covers, in chunks.
 	 * Read under RCU without a lock; written under udmabuf_files_lock,
-	 * one whole word at a time.  The table is replaced when it grows.
+	 * one whole word at a time.  The table is replaced when it grows,
+	 * up to UDMABUF_CHUNKS_MAX.
 	 */
 	struct udmabuf_chunks __rcu *chunks;
 	struct rcu_head rcu;
@@ -53,6 +54,12 @@ struct udmabuf_file {
 
 #define UDMABUF_CHUNK_SHIFT	12	/* 16 MiB of 4 KiB pages a chunk */
 #define UDMABUF_CHUNK_PAGES	BIT(UDMABUF_CHUNK_SHIFT)
+/*
+ * The summary covers the first 64 GiB of a memfd, in a table of at most
+ * 32 KiB; a hint on pages beyond takes the lock and walks the tree.
+ */
+#define UDMABUF_CHUNKS_MAX	4096UL
+#define UDMABUF_SUMMARY_END	(UDMABUF_CHUNKS_MAX << UDMABUF_CHUNK_SHIFT)
 
 struct udmabuf_chunk {
 	unsigned long bits[BITS_TO_LONGS(UDMABUF_CHUNK_PAGES)];
@@ -90,58 +97,55 @@ static void udmabuf_file_free(struct rcu_head *rcu)
 
 	for (c = 0; chs && c < chs->nr; c++)
 		kfree(chs->chunk[c]);
-	kfree(chs);
+	kvfree(chs);
 	kfree(f);
 }
 
-/* Make @f's table hold chunk @c, under udmabuf_files_lock. */
-static struct udmabuf_chunks *udmabuf_chunks_grow(struct udmabuf_file *f,
-						  unsigned long c)
-{
-	struct udmabuf_chunks *old, *chs;
-	unsigned long nr;
-
-	old = rcu_dereference_protected(f->chunks,
-					lockdep_is_held(&udmabuf_files_lock));
-	if (old && c < old->nr)
-		return old;
-	nr = max(c + 1, old ? 2 * old->nr : 1);
-	chs = kvzalloc(struct_size(chs, chunk, nr), GFP_KERNEL);
-	if (!chs)
-		return NULL;
-	chs->nr = nr;
-	if (old)
-		memcpy(chs->chunk, old->chunk, old->nr * sizeof(*old->chunk));
-	rcu_assign_pointer(f->chunks, chs);
-	if (old)
-		kvfree_rcu(old, rcu);
-	return chs;
-}
-
-/*
- * The word of @f's summary that holds page @idx, allocated if @alloc
- * (under udmabuf_files_lock), or NULL.  Readers hold rcu_read_lock().
- */
-static unsigned long *udmabuf_summary_word(struct udmabuf_file *f,
-					   pgoff_t idx, bool alloc)
+/* The chunk holding page @idx, or NULL.  Under rcu_read_lock(). */
+static struct udmabuf_chunk *udmabuf_chunk(struct udmabuf_file *f,
+					   pgoff_t idx)
 {
 	unsigned long c = idx >> UDMABUF_CHUNK_SHIFT;
 	struct udmabuf_chunks *chs = rcu_dereference_check(f->chunks,
 				lockdep_is_held(&udmabuf_files_lock));
-	struct udmabuf_chunk *ch = NULL;
 
-	if (chs && c < chs->nr)
-		ch = READ_ONCE(chs->chunk[c]);
-	if (!ch && alloc) {
-		chs = udmabuf_chunks_grow(f, c);
-		ch = chs ? kzalloc(sizeof(*ch), GFP_KERNEL) : NULL;
-		if (!ch)
-			return NULL;
-		WRITE_ONCE(chs->chunk[c], ch);
-	}
-	if (!ch)
+	if (!chs || c >= chs->nr)
 		return NULL;
-	return &ch->bits[BIT_WORD(idx & (UDMABUF_CHUNK_PAGES - 1))];
+	/* Pairs with the release in udmabuf_chunk_get(): zeroed bits. */
+	return smp_load_acquire(&chs->chunk[c]);
+}
+
+/* The chunk holding page @idx < UDMABUF_SUMMARY_END, allocated if need be. */
+static struct udmabuf_chunk *udmabuf_chunk_get(struct udmabuf_file *f,
+					       pgoff_t idx)
+{
+	unsigned long c = idx >> UDMABUF_CHUNK_SHIFT, nr;
+	struct udmabuf_chunk *ch = udmabuf_chunk(f, idx);
+	struct udmabuf_chunks *old, *chs;
+
+	lockdep_assert_held(&udmabuf_files_lock);
+	if (ch)
+		return ch;
+	chs = rcu_dereference_protected(f->chunks,
+					lockdep_is_held(&udmabuf_files_lock));
+	if (!chs || c >= chs->nr) {
+		old = chs;
+		nr = min(UDMABUF_CHUNKS_MAX, max(c + 1, old ? 2 * old->nr : 1));
+		chs = kvzalloc(struct_size(chs, chunk, nr), GFP_KERNEL_ACCOUNT);
+		if (!chs)
+			return NULL;
+		chs->nr = nr;
+		if (old)
+			memcpy(chs->chunk, old->chunk,
+			       old->nr * sizeof(*old->chunk));
+		rcu_assign_pointer(f->chunks, chs);
+		if (old)
+			kvfree_rcu(old, rcu);
+	}
+	ch = kzalloc(sizeof(*ch), GFP_KERNEL_ACCOUNT);
+	if (ch)	/* Readers see the zeroed bits, see udmabuf_chunk(). */
+		smp_store_release(&chs->chunk[c], ch);
+	return ch;
 }
 
 /* The bits of the pages [@lo, @hi) that fall in the word of page @lo. */
@@ -169,9 +173,10 @@ static int udmabuf_summary_update(struct udmabuf_file *f, pgoff_t lo,
 	pgoff_t w;
 
 	lockdep_assert_held(&udmabuf_files_lock);
-	for (w = wlo; w < whi; w += BITS_PER_LONG) {
+	for (w = wlo; w < min(whi, UDMABUF_SUMMARY_END); w += BITS_PER_LONG) {
 		struct interval_tree_node *it;
 		unsigned long *word, bits = 0;
+		struct udmabuf_chunk *ch;
 
 		for (it = interval_tree_iter_first(&f->tree, w,
 						   w + BITS_PER_LONG - 1);
@@ -180,10 +185,13 @@ static int udmabuf_summary_update(struct udmabuf_file *f, pgoff_t lo,
 			bits |= udmabuf_word_mask(max(it->start, w),
 						  min(it->last + 1,
 						      w + BITS_PER_LONG));
-		word = udmabuf_summary_word(f, w, bits);
-		if (bits && !word)
+		ch = bits ? udmabuf_chunk_get(f, w) : udmabuf_chunk(f, w);
+		if (bits && !ch)
 			return -ENOMEM;
-		if (word && *word != bits)
+		if (!ch)
+			continue;
+		word = &ch->bits[BIT_WORD(w & (UDMABUF_CHUNK_PAGES - 1))];
+		if (*word != bits)
 			WRITE_ONCE(*word, bits);
 	}
 	return 0;
@@ -194,16 +202,23 @@ static bool udmabuf_summary_any(struct udmabuf_file *f, pgoff_t lo,
 				pgoff_t hi)
 {
 	while (lo < hi) {
-		pgoff_t end = min(hi, round_down(lo, BITS_PER_LONG) +
-				      BITS_PER_LONG);
-		unsigned long *word = udmabuf_summary_word(f, lo, false);
+		struct udmabuf_chunk *ch;
+		pgoff_t end;
 
-		if (word && (READ_ONCE(*word) & udmabuf_word_mask(lo, end)))
+		/* No summary that far: let the tree answer. */
+		if (lo >= UDMABUF_SUMMARY_END)
 			return true;
-		/* No chunk: skip to the next one. */
-		if (!word)
-			end = min(hi, round_down(lo, UDMABUF_CHUNK_PAGES) +
-				      UDMABUF_CHUNK_PAGES);
+		ch = udmabuf_chunk(f, lo);
+		if (!ch) {
+			lo = round_down(lo, UDMABUF_CHUNK_PAGES) +
+			     UDMABUF_CHUNK_PAGES;
+			continue;
+		}
+		end = min(hi, round_down(lo, BITS_PER_LONG) + BITS_PER_LONG);
+		if (READ_ONCE(ch->bits[BIT_WORD(lo &
+						(UDMABUF_CHUNK_PAGES - 1))]) &
+		    udmabuf_word_mask(lo, end))
+			return true;
 		lo = end;
 	}
 	return false;

@@ -77,8 +77,10 @@ static int udmabuf_check_memfd(struct file *memfd)
 
 	if (shmem_file(memfd))
 		seals = SHMEM_I(file_inode(memfd))->seals;
+#ifdef CONFIG_HUGETLBFS
 	else if (is_file_hugepages(memfd))
 		seals = HUGETLBFS_I(file_inode(memfd))->seals;
+#endif
 	else
 		return -EBADFD;
 	if ((seals & UDMABUF_SEALS_WANTED) != UDMABUF_SEALS_WANTED ||

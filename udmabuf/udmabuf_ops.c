@@ -143,6 +143,12 @@ static vm_fault_t udmabuf_vm_fault(struct vm_fault *vmf)
 	 * existed), drop it and let the access refault.
 	 */
 	ret = vmf_insert_pfn(vma, addr, pfn);
+	/*
+	 * The entry before the page cache check: a zap that did not see it
+	 * (its walk is lockless until it finds a page table) comes after
+	 * a truncation this check sees.
+	 */
+	smp_mb();
 	mutex_lock(&buf->lock);
 	moved = buf->pages[pg].pin != pin ||
 		(!buf->pinned &&
