@@ -148,6 +148,13 @@ static struct udmabuf_chunk *udmabuf_chunk_get(struct udmabuf_file *f,
 	return ch;
 }
 
+/* The word of @ch that holds the bit of page @idx. */
+static unsigned long *udmabuf_chunk_word(struct udmabuf_chunk *ch,
+					 pgoff_t idx)
+{
+	return &ch->bits[BIT_WORD(idx & (UDMABUF_CHUNK_PAGES - 1))];
+}
+
 /* The bits of the pages [@lo, @hi) that fall in the word of page @lo. */
 static unsigned long udmabuf_word_mask(pgoff_t lo, pgoff_t hi)
 {
@@ -157,44 +164,74 @@ static unsigned long udmabuf_word_mask(pgoff_t lo, pgoff_t hi)
 	       BITMAP_LAST_WORD_MASK(end - (lo & ~(BITS_PER_LONG - 1)));
 }
 
+/* Summary words recomputed per walk of the tree: one chunk holds a block. */
+#define UDMABUF_SUMMARY_BLOCK	16
+#define UDMABUF_SUMMARY_SPAN	(UDMABUF_SUMMARY_BLOCK * BITS_PER_LONG)
+
 /*
- * Recompute the summary words over memfd pages [@lo, @hi) from the tree,
- * under udmabuf_files_lock (which also keeps the tree still).  Each word
- * is computed first and written once, so a reader sees its old or its new
- * value: after an addition it may miss the new segment for a moment (a
- * hint racing with creation), after a removal it never misses a segment
- * that stays.
+ * Set the summary bits of memfd pages [@lo, @hi), under udmabuf_files_lock:
+ * a reader sees the old word or the new one, which only has more bits.
  */
-static int udmabuf_summary_update(struct udmabuf_file *f, pgoff_t lo,
-				  pgoff_t hi)
+static int udmabuf_summary_add(struct udmabuf_file *f, pgoff_t lo,
+			       pgoff_t hi)
 {
-	pgoff_t wlo = round_down(lo, BITS_PER_LONG);
-	pgoff_t whi = round_up(hi, BITS_PER_LONG);
+	struct udmabuf_chunk *ch = NULL;
 	pgoff_t w;
 
 	lockdep_assert_held(&udmabuf_files_lock);
-	for (w = wlo; w < min(whi, UDMABUF_SUMMARY_END); w += BITS_PER_LONG) {
-		struct interval_tree_node *it;
-		unsigned long *word, bits = 0;
-		struct udmabuf_chunk *ch;
+	hi = min(hi, UDMABUF_SUMMARY_END);
+	for (w = lo; w < hi; w = round_down(w, BITS_PER_LONG) + BITS_PER_LONG) {
+		unsigned long *word;
 
-		for (it = interval_tree_iter_first(&f->tree, w,
-						   w + BITS_PER_LONG - 1);
-		     it; it = interval_tree_iter_next(it, w,
-						      w + BITS_PER_LONG - 1))
-			bits |= udmabuf_word_mask(max(it->start, w),
-						  min(it->last + 1,
-						      w + BITS_PER_LONG));
-		ch = bits ? udmabuf_chunk_get(f, w) : udmabuf_chunk(f, w);
-		if (bits && !ch)
-			return -ENOMEM;
+		if (!ch || !(w & (UDMABUF_CHUNK_PAGES - 1)))
+			ch = udmabuf_chunk_get(f, w);
 		if (!ch)
-			continue;
-		word = &ch->bits[BIT_WORD(w & (UDMABUF_CHUNK_PAGES - 1))];
-		if (*word != bits)
-			WRITE_ONCE(*word, bits);
+			return -ENOMEM;
+		word = udmabuf_chunk_word(ch, w);
+		WRITE_ONCE(*word, *word | udmabuf_word_mask(w, hi));
 	}
 	return 0;
+}
+
+/*
+ * Recompute the summary words over memfd pages [@lo, @hi) from the tree
+ * after a removal, under udmabuf_files_lock (which also keeps the tree
+ * still), a block of words per tree walk.  Each word is computed first and
+ * written once, so a reader sees its old or its new value and never misses
+ * a segment that stays.  Only clears bits: allocates nothing.
+ */
+static void udmabuf_summary_del(struct udmabuf_file *f, pgoff_t lo,
+				pgoff_t hi)
+{
+	pgoff_t blo, end = min(hi, UDMABUF_SUMMARY_END);
+
+	lockdep_assert_held(&udmabuf_files_lock);
+	for (blo = round_down(lo, UDMABUF_SUMMARY_SPAN); blo < end;
+	     blo += UDMABUF_SUMMARY_SPAN) {
+		unsigned long bits[UDMABUF_SUMMARY_BLOCK] = { 0 };
+		pgoff_t bhi = blo + UDMABUF_SUMMARY_SPAN, w;
+		struct udmabuf_chunk *ch = udmabuf_chunk(f, blo);
+		struct interval_tree_node *it;
+
+		if (!ch)
+			continue;
+		for (it = interval_tree_iter_first(&f->tree, blo, bhi - 1); it;
+		     it = interval_tree_iter_next(it, blo, bhi - 1)) {
+			pgoff_t e = min(it->last + 1, bhi);
+
+			for (w = max(it->start, blo); w < e;
+			     w = round_down(w, BITS_PER_LONG) + BITS_PER_LONG)
+				bits[(w - blo) / BITS_PER_LONG] |=
+					udmabuf_word_mask(w, e);
+		}
+		for (w = blo; w < bhi; w += BITS_PER_LONG) {
+			unsigned long *word = udmabuf_chunk_word(ch, w);
+			unsigned long new = bits[(w - blo) / BITS_PER_LONG];
+
+			if (*word != new)
+				WRITE_ONCE(*word, new);
+		}
+	}
 }
 
 /* Might a segment cover a page of [@lo, @hi)?  Under rcu_read_lock(). */
@@ -215,8 +252,7 @@ static bool udmabuf_summary_any(struct udmabuf_file *f, pgoff_t lo,
 			continue;
 		}
 		end = min(hi, round_down(lo, BITS_PER_LONG) + BITS_PER_LONG);
-		if (READ_ONCE(ch->bits[BIT_WORD(lo &
-						(UDMABUF_CHUNK_PAGES - 1))]) &
+		if (READ_ONCE(*udmabuf_chunk_word(ch, lo)) &
 		    udmabuf_word_mask(lo, end))
 			return true;
 		lo = end;
@@ -261,8 +297,7 @@ int udmabuf_index_add(struct udmabuf *buf)
 		spin_lock(&f->lock);
 		interval_tree_insert(&seg->it, &f->tree);
 		spin_unlock(&f->lock);
-		ret = udmabuf_summary_update(f, seg->it.start,
-					     seg->it.last + 1);
+		ret = udmabuf_summary_add(f, seg->it.start, seg->it.last + 1);
 		if (ret)
 			break;
 	}
@@ -278,28 +313,41 @@ int udmabuf_index_add(struct udmabuf *buf)
  */
 void udmabuf_index_del(struct udmabuf *buf)
 {
+	struct udmabuf_file *f;
 	unsigned int i;
 
 	mutex_lock(&udmabuf_files_lock);
 	for (i = 0; i < buf->nr_segs; i++) {
-		struct udmabuf_seg *seg = &buf->segs[i];
-		struct udmabuf_file *f = seg->file;
-
+		f = buf->segs[i].file;
 		if (!f)
 			continue;
 		spin_lock(&f->lock);
-		interval_tree_remove(&seg->it, &f->tree);
+		interval_tree_remove(&buf->segs[i].it, &f->tree);
 		spin_unlock(&f->lock);
+		f->nr_segs--;
+	}
+	/*
+	 * Then the summaries of the memfds that keep other segments.  A file
+	 * freed here may be looked at again for a later segment: not before
+	 * rcu_read_unlock().
+	 */
+	rcu_read_lock();
+	for (i = 0; i < buf->nr_segs; i++) {
+		struct udmabuf_seg *seg = &buf->segs[i];
+
+		f = seg->file;
+		if (!f)
+			continue;
 		seg->file = NULL;
-		if (!--f->nr_segs) {
+		if (f->nr_segs) {
+			udmabuf_summary_del(f, seg->it.start,
+					    seg->it.last + 1);
+		} else if (!hlist_unhashed(&f->node)) {
 			hash_del_rcu(&f->node);
 			call_rcu(&f->rcu, udmabuf_file_free);
-			continue;
 		}
-		/* Clearing bits allocates nothing: it cannot fail. */
-		WARN_ON_ONCE(udmabuf_summary_update(f, seg->it.start,
-						    seg->it.last + 1));
 	}
+	rcu_read_unlock();
 	mutex_unlock(&udmabuf_files_lock);
 	/* Hints that found it took buf->hinting under the file's lock. */
 	wait_var_event(&buf->hinting, !atomic_read(&buf->hinting));
