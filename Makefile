@@ -21,6 +21,11 @@ BZIMAGE := $(KOBJ)/arch/x86/boot/bzImage
 # Out-of-tree modules are built per kernel.
 MODDIR := $(B)/modules$(if $(filter 1,$(DEBUG)),-debug)
 BASE_OBJ := $(B)/baseline/obj
+BASE_BZIMAGE := $(BASE_OBJ)/arch/x86/boot/bzImage
+# The display scenario's nested guest (display/README.md).
+DISPLAY_OBJ := $(B)/display/guest-kernel
+DISPLAY_BZIMAGE := $(DISPLAY_OBJ)/arch/x86/boot/bzImage
+DISPLAY_INITRD := $(B)/display/initramfs.cpio.gz
 export CCACHE_DIR ?= $(B)/ccache
 
 # Out-of-tree modules (a directory with a Kbuild each), built from a copy
@@ -34,14 +39,15 @@ TEST_CFLAGS := -O2 -g -Wall -Wno-sign-compare -I$(SELFTESTS) -Itests
 VM_OUT ?= $(B)/vm
 VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(VM_OUT)
 
-.PHONY: all patches deps kernel baseline modules tests userspace test demo vm bench check clean help
+.PHONY: all patches deps kernel baseline modules tests userspace test demo demo-events display vm bench check clean help
 .DEFAULT_GOAL := help
 
 # libudmabuf, udmabuf-tool, the GStreamer plugin and their tests.
 include userspace/udmabuf.mk
 
 help:
-	@echo "make demo        build, boot and show the update notifier at work"
+	@echo "make demo        QEMU virtio-gpu display over udmabuf: patched vs unpatched (build/demo/)"
+	@echo "make demo-events boot the patched kernel and show the update notifier at work"
 	@echo "make test        build everything, run every test in the VM"
 	@echo "make vm CMD=...  run CMD as root in the VM (exit status is CMD's)"
 	@echo "make bench       fault throughput: unpatched vs patched kernel"
@@ -95,7 +101,7 @@ tests: kernel
 
 # tests/vm.d/40-gstreamer.sh needs the userspace libraries, plugin and tests.
 test: udmabuf-tests
-test: modules tests
+test: modules tests display
 	@mkdir -p $(VM_OUT)
 	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; \
@@ -117,8 +123,30 @@ userspace: kernel
 			$$(cat userspace/$$t.libs 2>/dev/null); \
 	done
 
-demo: modules userspace
+# The display scenario on the patched and the unpatched kernel, then the
+# notifier events: PNGs and report.txt in build/demo/ (display/demo.sh).
+demo: modules userspace display $(BASE_BZIMAGE)
+	@display/demo.sh $(BZIMAGE) $(BASE_BZIMAGE) $(MODDIR)
+
+demo-events: modules userspace
 	@$(VM) -- userspace/demo.sh
+
+# The unpatched kernel of the contrast, built once if missing (make baseline
+# rebuilds it).
+$(BASE_BZIMAGE):
+	@$(MAKE) -s baseline
+
+# The nested guest: a tinyconfig kernel of its own from the pristine tree
+# (initramfs, virtio-gpu with KMS, shmem THP) and a busybox initramfs with
+# display/guest/fbdraw.
+display: $(DISPLAY_BZIMAGE) $(DISPLAY_INITRD)
+
+$(DISPLAY_BZIMAGE): kernel/config/display-guest.config | deps
+	@kernel/scripts/prepare.sh $(B)/baseline/src --baseline
+	@kernel/scripts/build.sh $(B)/baseline/src $(DISPLAY_OBJ) kernel/config/display-guest.config
+
+$(DISPLAY_INITRD): display/guest/fbdraw.c display/guest/init display/mkinitramfs.sh | deps
+	@display/mkinitramfs.sh $(B)/display
 
 patches:
 	@kernel/scripts/export.sh
