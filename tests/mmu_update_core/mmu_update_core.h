@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * uAPI of the mmu_update_core module, for tests/update_core.c: what the
+ * mmu notifier core does around update subscribers (the MMF flag, counting
+ * invalidations, removing interval subscriptions) as seen from one mm.
+ */
+#ifndef _MMU_UPDATE_CORE_H
+#define _MMU_UPDATE_CORE_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define MUC_DEV			"/dev/mmu_update_core"
+#define MUC_MAX_INTERVALS	4
+
+struct muc_interval {
+	__u64 start;
+	__u64 length;
+	__u32 update;	/* in: non-zero for an update op */
+	__u32 id;	/* out: 0..MUC_MAX_INTERVALS-1 */
+};
+
+struct muc_counters {
+	__u64 updates;		/* update callbacks, every subscription */
+	__u64 valid;		/* of those, validated in the callback */
+	__u64 invalidations;	/* invalidate callbacks */
+};
+
+/* A plain struct mmu_notifier with an update op on current->mm, and off. */
+#define MUC_IOC_SUBSCRIBE_MM	_IO('U', 0x00)
+#define MUC_IOC_UNSUBSCRIBE_MM	_IO('U', 0x01)
+/* An interval notifier, with or without an update op; remove by id. */
+#define MUC_IOC_INSERT		_IOWR('U', 0x02, struct muc_interval)
+#define MUC_IOC_REMOVE		_IO('U', 0x03)
+/* 1 if MMF_HAS_MMU_UPDATE is set on current->mm, else 0. */
+#define MUC_IOC_HAS_UPDATE	_IO('U', 0x04)
+/*
+ * Hold, until MUC_IOC_RELEASE or 10 s, the next blockable
+ * invalidate_range_start() of the plain notifier whose range contains the
+ * address @arg, or the next update callback of interval @arg.
+ * MUC_IOC_WAIT_HELD waits (at most 10 s, else -ETIMEDOUT) for it.
+ */
+#define MUC_IOC_HOLD_INVAL	_IO('U', 0x05)
+#define MUC_IOC_HOLD_UPDATE	_IO('U', 0x06)
+#define MUC_IOC_WAIT_HELD	_IO('U', 0x07)
+#define MUC_IOC_RELEASE		_IO('U', 0x08)
+#define MUC_IOC_COUNTERS	_IOR('U', 0x09, struct muc_counters)
+
+#endif /* _MMU_UPDATE_CORE_H */
