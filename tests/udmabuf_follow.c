@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <xf86drm.h>
+#include "udmabuf_vgem.h"
 #include "kselftest_harness.h"
 
 FIXTURE(follow) {
@@ -140,23 +141,6 @@ static long wait_split(const volatile uint64_t *buf, unsigned long base,
 	return bad;
 }
 
-static bool thp_mapped(void)
-{
-	char line[256];
-	long kb = 0;
-	FILE *f;
-
-	f = fopen("/proc/self/smaps_rollup", "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "FilePmdMapped:", 14) ||
-		    !strncmp(line, "ShmemPmdMapped:", 15))
-			kb += strtol(strchr(line, ':') + 1, NULL, 10);
-	fclose(f);
-	return kb > 0;
-}
-
 TEST_F(follow, punch_rewrite)
 {
 	unsigned long pfirst = variant->punch_off / PS;
@@ -166,7 +150,7 @@ TEST_F(follow, punch_rewrite)
 	uint64_t *copy;
 	int vfd;
 
-	if (variant->kind == UB_THP && !thp_mapped())
+	if (variant->kind == UB_THP && !ub_thp_mapped())
 		ksft_print_msg("no PMD-mapped shmem THP, testing 4K pages\n");
 	/* A kernel vmap that lives across the replacement. */
 	vfd = ub_vmap_hold(self->dbuf);
@@ -388,30 +372,6 @@ TEST_F(follow, eager_off_control)
 				  pfirst, pnr, 2));
 }
 
-static int open_vgem(void)
-{
-	char path[64];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		drmVersionPtr v;
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR);
-		if (fd < 0)
-			continue;
-		v = drmGetVersion(fd);
-		if (v && !strcmp(v->name, "vgem")) {
-			drmFreeVersion(v);
-			return fd;
-		}
-		if (v)
-			drmFreeVersion(v);
-		close(fd);
-	}
-	return -1;
-}
-
 /*
  * vgem imports statically, so the dma-buf core pins its attachment for as
  * long as it lasts, and a pinned buffer does not change: every view keeps
@@ -429,7 +389,7 @@ TEST_F(follow, vgem_import)
 	uint32_t handle;
 	int card, fd2;
 
-	card = open_vgem();
+	card = ub_open_vgem();
 	if (card < 0)
 		SKIP(return, "no vgem device");
 	ASSERT_EQ(0, drmPrimeFDToHandle(card, self->dbuf, &handle));

@@ -105,6 +105,24 @@ static inline long ub_check(const volatile uint64_t *buf, unsigned long base,
 	return -1;
 }
 
+/* Does this process map shmem or file memory with PMDs (THP)? */
+static inline bool ub_thp_mapped(void)
+{
+	char line[256];
+	long kb = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "FilePmdMapped:", 14) ||
+		    !strncmp(line, "ShmemPmdMapped:", 15))
+			kb += strtol(strchr(line, ':') + 1, NULL, 10);
+	fclose(f);
+	return kb > 0;
+}
+
 static inline int ub_create(int dev, int memfd, uint64_t off, uint64_t size)
 {
 	struct udmabuf_create c = {

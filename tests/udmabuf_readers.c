@@ -100,23 +100,6 @@ FIXTURE_VARIANT_ADD(readers, hugetlb) {
 	},
 };
 
-static bool thp_mapped(void)
-{
-	char line[256];
-	long kb = 0;
-	FILE *f;
-
-	f = fopen("/proc/self/smaps_rollup", "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "FilePmdMapped:", 14) ||
-		    !strncmp(line, "ShmemPmdMapped:", 15))
-			kb += strtol(strchr(line, ':') + 1, NULL, 10);
-	fclose(f);
-	return kb > 0;
-}
-
 /* What the pages of one read of the buffer showed. */
 struct tally {
 	unsigned long stale;	/* pages with an older generation */
@@ -198,7 +181,7 @@ FIXTURE_SETUP(readers)
 	ub_fill(self->mem, 0, mpages, 1);
 	for (pg = 0; pg < mpages; pg++)
 		self->gen[pg] = 1;
-	if (variant->kind == UB_THP && !thp_mapped())
+	if (variant->kind == UB_THP && !ub_thp_mapped())
 		ksft_print_msg("no PMD-mapped shmem THP, testing 4K pages\n");
 
 	self->base = variant->buf_off / PS;
@@ -301,7 +284,7 @@ TEST_F(readers, creator_faults)
 	long bad;
 
 	bad = run_rounds(self, variant, &rc);
-	if (variant->kind == UB_THP && !thp_mapped())
+	if (variant->kind == UB_THP && !ub_thp_mapped())
 		ksft_print_msg("no PMD-mapped shmem THP after the rounds\n");
 	ASSERT_LE(0, bad);
 	EXPECT_EQ(0, bad);

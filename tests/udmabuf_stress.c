@@ -41,6 +41,7 @@
 #include <time.h>
 #include <xf86drm.h>
 
+#include "udmabuf_vgem.h"
 #include "kselftest_harness.h"
 
 #define NCHECK		256	/* checked buffers, one page each */
@@ -492,30 +493,6 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
-static int open_vgem(void)
-{
-	char path[64];
-	int i, fd;
-
-	for (i = 0; i < 16; i++) {
-		drmVersionPtr v;
-
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		v = drmGetVersion(fd);
-		if (v && !strcmp(v->name, "vgem")) {
-			drmFreeVersion(v);
-			return fd;
-		}
-		if (v)
-			drmFreeVersion(v);
-		close(fd);
-	}
-	return -1;
-}
-
 static int count_fds(void)
 {
 	struct dirent *d;
@@ -615,7 +592,7 @@ TEST_F_TIMEOUT(stress, checked_and_churn, stress_timeout())
 		ASSERT_NE(MAP_FAILED, s->map[i]);
 		ASSERT_EQ(-1, ub_check(s->map[i], idx, 0, 1, 1));
 	}
-	s->card = open_vgem();
+	s->card = ub_open_vgem();
 	if (s->card < 0)
 		ksft_print_msg("no vgem device: churn without attachments\n");
 	s->vmap = !access("/dev/udmabuf_vmap", R_OK | W_OK);
