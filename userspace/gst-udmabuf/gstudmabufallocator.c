@@ -58,11 +58,9 @@ gst_udmabuf_memfd_free (gpointer data)
   GstUdmabufMemfd *m = data;
 
   if (m->map && munmap (m->map, m->size))
-    GST_WARNING ("munmap of memfd %d failed: %s", m->memfd,
-        g_strerror (errno));
+    GST_WARNING ("munmap of memfd %d failed: %s", m->memfd, g_strerror (errno));
   if (m->memfd >= 0 && close (m->memfd))
-    GST_WARNING ("close of memfd %d failed: %s", m->memfd,
-        g_strerror (errno));
+    GST_WARNING ("close of memfd %d failed: %s", m->memfd, g_strerror (errno));
   g_free (m);
 }
 

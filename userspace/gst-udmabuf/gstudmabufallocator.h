@@ -9,7 +9,6 @@
 #include <gst/allocators/allocators.h>
 
 G_BEGIN_DECLS
-
 #define GST_TYPE_UDMABUF_ALLOCATOR (gst_udmabuf_allocator_get_type ())
 G_DECLARE_FINAL_TYPE (GstUdmabufAllocator, gst_udmabuf_allocator,
     GST, UDMABUF_ALLOCATOR, GstDmaBufAllocator);
@@ -17,8 +16,7 @@ G_DECLARE_FINAL_TYPE (GstUdmabufAllocator, gst_udmabuf_allocator,
 #define GST_UDMABUF_ERROR (gst_udmabuf_error_quark ())
 GQuark gst_udmabuf_error_quark (void);
 
-GstAllocator *gst_udmabuf_allocator_new (const gchar * device,
-    GError ** error);
+GstAllocator *gst_udmabuf_allocator_new (const gchar * device, GError ** error);
 guint64 gst_udmabuf_allocator_get_created (GstUdmabufAllocator * self);
 
 gboolean gst_is_udmabuf_memory (GstMemory * mem);
@@ -29,5 +27,4 @@ gboolean gst_udmabuf_memory_get_memfd (GstMemory * mem, gint * memfd,
 gboolean gst_udmabuf_memory_punch (GstMemory * mem, GError ** error);
 
 G_END_DECLS
-
 #endif /* __GST_UDMABUF_ALLOCATOR_H__ */

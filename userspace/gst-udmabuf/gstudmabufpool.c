@@ -64,8 +64,8 @@ gst_udmabuf_buffer_pool_set_config (GstBufferPool * pool, GstStructure * config)
     gst_buffer_pool_config_set_video_alignment (config, &align);
   }
 
-  return GST_BUFFER_POOL_CLASS (gst_udmabuf_buffer_pool_parent_class)->set_config
-      (pool, config);
+  return GST_BUFFER_POOL_CLASS (gst_udmabuf_buffer_pool_parent_class)->
+      set_config (pool, config);
 }
 
 static void

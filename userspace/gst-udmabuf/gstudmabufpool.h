@@ -10,7 +10,6 @@
 #include <gst/video/gstvideopool.h>
 
 G_BEGIN_DECLS
-
 #define GST_TYPE_UDMABUF_BUFFER_POOL (gst_udmabuf_buffer_pool_get_type ())
 G_DECLARE_FINAL_TYPE (GstUdmabufBufferPool, gst_udmabuf_buffer_pool,
     GST, UDMABUF_BUFFER_POOL, GstVideoBufferPool);
@@ -19,5 +18,4 @@ GstBufferPool *gst_udmabuf_buffer_pool_new (GstAllocator * allocator,
     guint stride_align);
 
 G_END_DECLS
-
 #endif /* __GST_UDMABUF_POOL_H__ */

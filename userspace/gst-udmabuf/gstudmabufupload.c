@@ -232,8 +232,7 @@ gst_udmabuf_upload_start (GstBaseTransform * trans)
   allocator = gst_udmabuf_allocator_new (device, &err);
   if (!allocator) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
-        ("Cannot open the udmabuf device %s", device),
-        ("%s", err->message));
+        ("Cannot open the udmabuf device %s", device), ("%s", err->message));
     g_clear_error (&err);
     g_free (device);
     return FALSE;
@@ -435,8 +434,9 @@ gst_udmabuf_upload_prepare_output_buffer (GstBaseTransform * trans,
     return GST_FLOW_OK;
   }
   return
-      GST_BASE_TRANSFORM_CLASS (gst_udmabuf_upload_parent_class)->
-      prepare_output_buffer (trans, inbuf, outbuf);
+      GST_BASE_TRANSFORM_CLASS
+      (gst_udmabuf_upload_parent_class)->prepare_output_buffer (trans, inbuf,
+      outbuf);
 }
 
 static gboolean

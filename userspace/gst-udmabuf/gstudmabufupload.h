@@ -9,7 +9,6 @@
 #include <gst/base/gstbasetransform.h>
 
 G_BEGIN_DECLS
-
 #define GST_TYPE_UDMABUF_UPLOAD (gst_udmabuf_upload_get_type ())
 G_DECLARE_FINAL_TYPE (GstUdmabufUpload, gst_udmabuf_upload,
     GST, UDMABUF_UPLOAD, GstBaseTransform);
@@ -17,5 +16,4 @@ G_DECLARE_FINAL_TYPE (GstUdmabufUpload, gst_udmabuf_upload,
 GST_ELEMENT_REGISTER_DECLARE (udmabufupload);
 
 G_END_DECLS
-
 #endif /* __GST_UDMABUF_UPLOAD_H__ */
