@@ -29,7 +29,6 @@
 #include <linux/dma-resv.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
-#include <linux/pagevec.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/wait_bit.h>
@@ -118,33 +117,74 @@ static void udmabuf_changed(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		udmabuf_move_notify(buf, except);
 }
 
+/* Page cache entries looked at in one RCU read-side section. */
+#define UDMABUF_CACHED_BATCH	1024
+
+/* xas_get_order() after xas_load(), without the call for an order-0 entry. */
+static unsigned int udmabuf_entry_order(struct xa_state *xas)
+{
+	struct xa_node *node = xas->xa_node;
+
+	if (node && !node->shift && xas->xa_offset + 1 < XA_CHUNK_SIZE &&
+	    !xa_is_sibling(xa_entry(xas->xa, node, xas->xa_offset + 1)))
+		return 0;
+	return xas_get_order(xas);
+}
+
 /*
- * How many pages from memfd index @idx on are in the page cache (<= @nr),
- * looked up a folio batch at a time.
+ * How many pages from memfd index @idx on are in the page cache (<= @nr).
+ * A glance at the entries without folio references: the swap checks the
+ * folios it pinned.  Swap (value) entries are holes here.
  */
 static pgoff_t udmabuf_cached(struct file *memfd, pgoff_t idx, pgoff_t nr)
 {
-	pgoff_t start = idx, next = idx, end = idx + nr - 1;
-	struct folio_batch fbatch;
-	unsigned int i, found;
+	XA_STATE(xas, &memfd->f_mapping->i_pages, idx);
+	unsigned int budget = UDMABUF_CACHED_BATCH, order;
+	pgoff_t next = idx, end = idx + nr;
+	void *entry;
 
-	folio_batch_init(&fbatch);
-	while (next <= end) {
-		found = filemap_get_folios_contig(memfd->f_mapping, &start,
-						  end, &fbatch);
-		for (i = 0; i < found; i++) {
-			struct folio *folio = fbatch.folios[i];
-
-			/* Contiguous from @next, or the run ends here. */
-			if (folio->index > next)
-				break;
-			next = max(next, folio_next_index(folio));
+	rcu_read_lock();
+	entry = xas_load(&xas);
+	for (;;) {
+		if (xas_retry(&xas, entry)) {
+			entry = xas_load(&xas);
+			continue;
 		}
-		folio_batch_release(&fbatch);
-		if (!found || i < found)
+		/* xas_next() into an entry that grew meanwhile. */
+		if (xa_is_sibling(entry)) {
+			xas_set(&xas, next);
+			entry = xas_load(&xas);
+			continue;
+		}
+		if (!entry || xa_is_value(entry))
 			break;
+		/* Multi-index entries: a large folio, a hugetlb page. */
+		order = udmabuf_entry_order(&xas);
+		next = round_down(next, 1UL << order) + (1UL << order);
+		if (next >= end)
+			break;
+		if (!--budget) {
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+			budget = UDMABUF_CACHED_BATCH;
+			xas_set(&xas, next);
+			entry = xas_load(&xas);
+			continue;
+		}
+		/*
+		 * xas_next() keeps the slot in step with the index only after
+		 * an order-0 entry: a multi-index one leaves it on its first.
+		 */
+		if (order) {
+			xas_set(&xas, next);
+			entry = xas_load(&xas);
+		} else {
+			entry = xas_next(&xas);
+		}
 	}
-	return min(next, idx + nr) - idx;
+	rcu_read_unlock();
+	return min(next, end) - idx;
 }
 
 /*
