@@ -453,23 +453,26 @@ static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
 	return true;
 }
 
-/**
- * udmabuf_index_hint - act on a hint
- * @mapping: the memfd's mapping
- * @lo: first memfd page index
- * @hi: end of the range (exclusive)
- * @pfn: the pfn mapped at @lo (pages at consecutive pfns), or
- *       %UDMABUF_HINT_GONE for an invalidation
- *
- * Context: process context, no udmabuf lock held; an update hint may sleep
- * to zap, an invalidation hint does not sleep.
- * Return: true if some buffer covers a page of the range.
+/* Zap a hit's pages outside the file's lock, then let the buffer go. */
+static void udmabuf_hit_zap(struct udmabuf_hit *hit)
+{
+	udmabuf_zap(hit->buf, hit->lo, hit->hi - hit->lo);
+	atomic_long_inc(&udmabuf_stats.hint_zaps);
+	/* The buffer may be freed as soon as this reaches zero. */
+	if (atomic_dec_and_test(&hit->buf->hinting))
+		wake_up_var(&hit->buf->hinting);
+}
+
+/*
+ * The slow path of udmabuf_index_hint(): segments one at a time in cursor
+ * order, dropping the lock for each zap.  Segments visited before are
+ * visited again (and zapped again): the hints are idempotent.
  */
-bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
-			pgoff_t hi, unsigned long pfn)
+static void udmabuf_index_hint_ordered(struct address_space *mapping,
+				       pgoff_t lo, pgoff_t hi,
+				       unsigned long pfn)
 {
 	struct udmabuf_cursor cur = { .started = false };
-	bool covered = false;
 	struct udmabuf_hit hit;
 	struct udmabuf_seg *seg;
 
@@ -479,13 +482,12 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 
 		rcu_read_lock();
 		f = udmabuf_file_find(mapping);
-		if (!f || !udmabuf_summary_any(f, lo, hi)) {
+		if (!f) {
 			rcu_read_unlock();
 			break;
 		}
 		spin_lock(&f->lock);
 		while ((seg = udmabuf_file_next(f, lo, hi, &cur))) {
-			covered = true;
 			cur.started = true;
 			cur.start = seg->it.start;
 			cur.addr = (uintptr_t)seg;
@@ -497,12 +499,59 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 		rcu_read_unlock();
 		if (!zap)
 			break;
-		udmabuf_zap(hit.buf, hit.lo, hit.hi - hit.lo);
-		atomic_long_inc(&udmabuf_stats.hint_zaps);
-		/* The buffer may be freed as soon as this reaches zero. */
-		if (atomic_dec_and_test(&hit.buf->hinting))
-			wake_up_var(&hit.buf->hinting);
+		udmabuf_hit_zap(&hit);
 	}
+}
+
+/* Buffers with a CPU mmap that one pass of a hint zaps. */
+#define UDMABUF_HINT_HITS	4
+
+/**
+ * udmabuf_index_hint - act on a hint
+ * @mapping: the memfd's mapping
+ * @lo: first memfd page index
+ * @hi: end of the range (exclusive)
+ * @pfn: the pfn mapped at @lo (pages at consecutive pfns), or
+ *       %UDMABUF_HINT_GONE for an invalidation
+ *
+ * One pass over the segments in the range, zapping afterwards; more than
+ * %UDMABUF_HINT_HITS buffers to zap take the ordered slow path.
+ *
+ * Context: process context, no udmabuf lock held; an update hint may sleep
+ * to zap, an invalidation hint does not sleep.
+ * Return: true if some buffer covers a page of the range.
+ */
+bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
+			pgoff_t hi, unsigned long pfn)
+{
+	struct udmabuf_hit hits[UDMABUF_HINT_HITS];
+	struct interval_tree_node *it;
+	unsigned int nr = 0, i;
+	struct udmabuf_file *f;
+	bool covered = false;
+
+	rcu_read_lock();
+	f = udmabuf_file_find(mapping);
+	if (!f || !udmabuf_summary_any(f, lo, hi)) {
+		rcu_read_unlock();
+		return false;
+	}
+	spin_lock(&f->lock);
+	for (it = interval_tree_iter_first(&f->tree, lo, hi - 1); it;
+	     it = interval_tree_iter_next(it, lo, hi - 1)) {
+		covered = true;
+		if (nr == ARRAY_SIZE(hits))
+			break;
+		if (udmabuf_seg_hint(container_of(it, struct udmabuf_seg, it),
+				     lo, hi, pfn, &hits[nr]))
+			nr++;
+	}
+	spin_unlock(&f->lock);
+	rcu_read_unlock();
+	for (i = 0; i < nr; i++)
+		udmabuf_hit_zap(&hits[i]);
+	if (it)
+		udmabuf_index_hint_ordered(mapping, lo, hi, pfn);
 	return covered;
 }
 
