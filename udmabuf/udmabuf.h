@@ -157,6 +157,8 @@ int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 void udmabuf_pages_ref(struct udmabuf_page *pages, pgoff_t nr, bool get,
 		       bool contig);
 void udmabuf_pin_put(struct udmabuf_pin *pin);
+int udmabuf_pin_init(void);
+void udmabuf_pin_exit(void);
 
 /* udmabuf_index.c */
 int udmabuf_index_add(struct udmabuf *buf);

@@ -255,9 +255,12 @@ static int __init udmabuf_init(void)
 {
 	int ret;
 
-	ret = udmabuf_follow_wq_init();
+	ret = udmabuf_pin_init();
 	if (ret)
 		return ret;
+	ret = udmabuf_follow_wq_init();
+	if (ret)
+		goto destroy_pin_cache;
 	ret = misc_register(&udmabuf_misc);
 	if (ret) {
 		pr_err("cannot register /dev/udmabuf: %d\n", ret);
@@ -278,6 +281,8 @@ deregister:
 	misc_deregister(&udmabuf_misc);
 destroy_wq:
 	udmabuf_follow_wq_exit();
+destroy_pin_cache:
+	udmabuf_pin_exit();
 	return ret;
 }
 
@@ -289,6 +294,7 @@ static void __exit udmabuf_exit(void)
 	mmu_notifier_synchronize();
 	udmabuf_index_exit();
 	udmabuf_follow_wq_exit();
+	udmabuf_pin_exit();
 }
 
 module_init(udmabuf_init);

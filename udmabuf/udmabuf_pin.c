@@ -10,12 +10,15 @@
 
 #include "udmabuf.h"
 
+/* Pin records, allocated and freed in bulk where a run of folios allows. */
+static struct kmem_cache *udmabuf_pin_cache;
+
 static void udmabuf_pin_release(struct kref *ref)
 {
 	struct udmabuf_pin *pin = container_of(ref, struct udmabuf_pin, ref);
 
 	unpin_folio(pin->folio);
-	kfree(pin);
+	kmem_cache_free(udmabuf_pin_cache, pin);
 }
 
 void udmabuf_pin_put(struct udmabuf_pin *pin)
@@ -70,12 +73,12 @@ void udmabuf_pages_ref(struct udmabuf_page *pages, pgoff_t nr, bool get,
 		unpin_folio(pin->folio);
 		dead[nr_dead++] = pin;
 		if (nr_dead == ARRAY_SIZE(dead)) {
-			kfree_bulk(nr_dead, dead);
+			kmem_cache_free_bulk(udmabuf_pin_cache, nr_dead, dead);
 			nr_dead = 0;
 		}
 	}
 	if (nr_dead)
-		kfree_bulk(nr_dead, dead);
+		kmem_cache_free_bulk(udmabuf_pin_cache, nr_dead, dead);
 }
 
 /**
@@ -94,6 +97,8 @@ int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 		      struct udmabuf_page *pages)
 {
 	struct folio *folios_s[8], **folios = folios_s;
+	void *recs[16];
+	unsigned int nr_recs = 0;
 	pgoff_t done = 0;
 	pgoff_t off;
 	long n, k;
@@ -122,11 +127,18 @@ int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 			unpin_folio(folios[k]);
 			continue;
 		}
-		pin = kmalloc(sizeof(*pin), GFP_KERNEL);
-		if (!pin) {
-			ret = -ENOMEM;
-			break;
+		if (!nr_recs) {
+			nr_recs = kmem_cache_alloc_bulk(udmabuf_pin_cache,
+							GFP_KERNEL,
+							min_t(long, n - k,
+							      ARRAY_SIZE(recs)),
+							recs);
+			if (!nr_recs) {
+				ret = -ENOMEM;
+				break;
+			}
 		}
+		pin = recs[--nr_recs];
 		pin->folio = folios[k];
 		/* One reference per buffer page, counted once per folio. */
 		refcount_set(&pin->ref.refcount, cnt);
@@ -135,6 +147,8 @@ int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 			pages[done].pfn = folio_pfn(folios[k]) + sub;
 		}
 	}
+	if (nr_recs)
+		kmem_cache_free_bulk(udmabuf_pin_cache, nr_recs, recs);
 	/* memfd_pin_folios() covers the range or fails: be safe anyway. */
 	if (!ret && done != nr)
 		ret = -EINVAL;
@@ -147,4 +161,16 @@ free_folios:
 	if (folios != folios_s)
 		kvfree(folios);
 	return ret;
+}
+
+int udmabuf_pin_init(void)
+{
+	udmabuf_pin_cache = KMEM_CACHE(udmabuf_pin, 0);
+	return udmabuf_pin_cache ? 0 : -ENOMEM;
+}
+
+/* Every buffer and map snapshot is gone. */
+void udmabuf_pin_exit(void)
+{
+	kmem_cache_destroy(udmabuf_pin_cache);
 }
