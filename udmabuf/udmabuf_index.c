@@ -506,36 +506,23 @@ static void udmabuf_index_hint_ordered(struct address_space *mapping,
 /* Buffers with a CPU mmap that one pass of a hint zaps. */
 #define UDMABUF_HINT_HITS	4
 
-/**
- * udmabuf_index_hint - act on a hint
- * @mapping: the memfd's mapping
- * @lo: first memfd page index
- * @hi: end of the range (exclusive)
- * @pfn: the pfn mapped at @lo (pages at consecutive pfns), or
- *       %UDMABUF_HINT_GONE for an invalidation
- *
- * One pass over the segments in the range, zapping afterwards; more than
- * %UDMABUF_HINT_HITS buffers to zap take the ordered slow path.
- *
- * Context: process context, no udmabuf lock held; an update hint may sleep
- * to zap, an invalidation hint does not sleep.
- * Return: true if some buffer covers a page of the range.
+/*
+ * udmabuf_index_hint() once the summary of @f said that a buffer may cover
+ * the range.  Called under rcu_read_lock(), which it drops.  Not inlined:
+ * the hint on memory no buffer covers, by far the most common one, stays a
+ * small function.
  */
-bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
-			pgoff_t hi, unsigned long pfn)
+static noinline bool udmabuf_index_hint_covered(struct udmabuf_file *f,
+						pgoff_t lo, pgoff_t hi,
+						unsigned long pfn)
+	__releases(RCU)
 {
+	struct address_space *mapping = f->mapping;
 	struct udmabuf_hit hits[UDMABUF_HINT_HITS];
 	struct interval_tree_node *it;
 	unsigned int nr = 0, i;
-	struct udmabuf_file *f;
 	bool covered = false;
 
-	rcu_read_lock();
-	f = udmabuf_file_find(mapping);
-	if (!f || !udmabuf_summary_any(f, lo, hi)) {
-		rcu_read_unlock();
-		return false;
-	}
 	spin_lock(&f->lock);
 	for (it = interval_tree_iter_first(&f->tree, lo, hi - 1); it;
 	     it = interval_tree_iter_next(it, lo, hi - 1)) {
@@ -550,9 +537,41 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 	rcu_read_unlock();
 	for (i = 0; i < nr; i++)
 		udmabuf_hit_zap(&hits[i]);
+	/* More buffers to zap than hits[] holds. */
 	if (it)
 		udmabuf_index_hint_ordered(mapping, lo, hi, pfn);
 	return covered;
+}
+
+/**
+ * udmabuf_index_hint - act on a hint
+ * @mapping: the memfd's mapping
+ * @lo: first memfd page index
+ * @hi: end of the range (exclusive)
+ * @pfn: the pfn mapped at @lo (pages at consecutive pfns), or
+ *       %UDMABUF_HINT_GONE for an invalidation
+ *
+ * A hash lookup and a glance at the summary when no buffer covers the
+ * range.  Otherwise one pass over the segments in the range, zapping
+ * afterwards; more than %UDMABUF_HINT_HITS buffers to zap take the ordered
+ * slow path.
+ *
+ * Context: process context, no udmabuf lock held; an update hint may sleep
+ * to zap, an invalidation hint does not sleep.
+ * Return: true if some buffer covers a page of the range.
+ */
+bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
+			pgoff_t hi, unsigned long pfn)
+{
+	struct udmabuf_file *f;
+
+	rcu_read_lock();
+	f = udmabuf_file_find(mapping);
+	if (!f || !udmabuf_summary_any(f, lo, hi)) {
+		rcu_read_unlock();
+		return false;
+	}
+	return udmabuf_index_hint_covered(f, lo, hi, pfn);
 }
 
 void udmabuf_index_exit(void)
