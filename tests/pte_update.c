@@ -35,11 +35,13 @@ static int read_events(int fd, struct mut_event *ev, unsigned int room)
 	return r.count;
 }
 
+/* The whole log, as read by events_in(). */
+static struct mut_event all[MUT_MAX_EVENTS];
+
 /* Events that overlap [addr, addr + len), in log order. */
 static int events_in(int fd, void *addr, size_t len, struct mut_event *out,
 		     unsigned int room)
 {
-	static struct mut_event all[MUT_MAX_EVENTS];
 	uint64_t lo = (uintptr_t)addr, hi = lo + len;
 	int n, i, k = 0;
 
@@ -105,6 +107,15 @@ FIXTURE(mut) {
 
 FIXTURE_SETUP(mut)
 {
+	/*
+	 * A plain subscriber sees every invalidation of the mm, and the
+	 * first write to a page this forked test shares with its parent is
+	 * one (a COW copy): write the buffers the tests fill after they
+	 * subscribe now, or a revalidation may fail for no reason of the
+	 * test's.
+	 */
+	memset(all, 0, sizeof(all));
+	memset(self->ev, 0, sizeof(self->ev));
 	self->dev = open(MUT_DEV, O_RDWR);
 	ASSERT_GE(self->dev, 0) TH_LOG("open %s: %s", MUT_DEV, strerror(errno));
 }
