@@ -169,6 +169,26 @@ TEST_F(muc, mmf_flag_follows_update_subscribers)
 	ASSERT_EQ(0, counters(self->dev).updates);
 }
 
+/* The bare subscriber of make bench's floor: only an update op sets the bit. */
+TEST_F(muc, bare_plain_subscriber_sets_the_flag_with_an_update_op_only)
+{
+	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, 2UL));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_INVAL));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	/* One plain subscription a file. */
+	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_UPDATE));
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_UPDATE));
+	ASSERT_EQ(1, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	self->p[0] = 1;
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	/* Its callbacks count nothing. */
+	ASSERT_EQ(0, counters(self->dev).updates);
+}
+
 TEST_F(muc, no_plain_update_while_an_invalidation_runs)
 {
 	struct job j = { .addr = self->p };

@@ -4,10 +4,11 @@
  * update subscribers, for tests/update_core.c.
  *
  * Each open file may subscribe the opener's mm with a plain struct
- * mmu_notifier that has an update op, unsubscribe it again, and insert and
- * remove up to MUC_MAX_INTERVALS interval notifiers, with or without an
- * update op.  Every update callback validates its sequence and counts the
- * result.  One invalidate_range_start() of the plain notifier, or one update
+ * mmu_notifier that has an update op (or, for make bench, a bare one whose
+ * callbacks return at once), unsubscribe it again, and insert and remove up
+ * to MUC_MAX_INTERVALS interval notifiers, with or without an update op.
+ * Every update callback validates its sequence and counts the result.
+ * One invalidate_range_start() of the plain notifier, or one update
  * callback of an interval, can be held so that a test can do something
  * while an invalidation or an update is in flight.
  */
@@ -106,6 +107,26 @@ static void muc_mn_update(struct mmu_notifier *mn,
 static const struct mmu_notifier_ops muc_mn_ops = {
 	.invalidate_range_start = muc_mn_invalidate_start,
 	.update = muc_mn_update,
+};
+
+static int muc_bare_invalidate_start(struct mmu_notifier *mn,
+				     const struct mmu_notifier_range *range)
+{
+	return 0;
+}
+
+static void muc_bare_update(struct mmu_notifier *mn,
+			    const struct mmu_notifier_update *update)
+{
+}
+
+static const struct mmu_notifier_ops muc_bare_ops = {
+	.invalidate_range_start = muc_bare_invalidate_start,
+};
+
+static const struct mmu_notifier_ops muc_bare_update_ops = {
+	.invalidate_range_start = muc_bare_invalidate_start,
+	.update = muc_bare_update,
 };
 
 static bool muc_range_invalidate(struct mmu_interval_notifier *sub,
@@ -210,14 +231,15 @@ static void muc_set(struct muc_file *f, enum muc_state *state,
 	mutex_unlock(&f->lock);
 }
 
-static long muc_subscribe(struct muc_file *f)
+static long muc_subscribe(struct muc_file *f,
+			  const struct mmu_notifier_ops *ops)
 {
 	int ret;
 
 	ret = muc_claim(f, &f->mn_state, MUC_FREE, MUC_BUSY);
 	if (ret)
 		return ret;
-	f->mn.ops = &muc_mn_ops;
+	f->mn.ops = ops;
 	ret = mmu_notifier_register(&f->mn, f->mm);
 	muc_set(f, &f->mn_state, ret ? MUC_FREE : MUC_ACTIVE);
 	return ret;
@@ -319,7 +341,12 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	switch (cmd) {
 	case MUC_IOC_SUBSCRIBE_MM:
-		return muc_subscribe(f);
+		return muc_subscribe(f, &muc_mn_ops);
+	case MUC_IOC_SUBSCRIBE_BARE:
+		if (arg > MUC_BARE_UPDATE)
+			return -EINVAL;
+		return muc_subscribe(f, arg == MUC_BARE_UPDATE ?
+				     &muc_bare_update_ops : &muc_bare_ops);
 	case MUC_IOC_UNSUBSCRIBE_MM:
 		return muc_unsubscribe(f);
 	case MUC_IOC_INSERT:

@@ -45,5 +45,15 @@ struct muc_counters {
 #define MUC_IOC_WAIT_HELD	_IO('U', 0x07)
 #define MUC_IOC_RELEASE		_IO('U', 0x08)
 #define MUC_IOC_COUNTERS	_IOR('U', 0x09, struct muc_counters)
+/*
+ * For make bench: a plain struct mmu_notifier on current->mm whose
+ * invalidate_range_start() returns at once (the shape of KVM's), with an
+ * update op that returns at once if @arg is MUC_BARE_UPDATE.  What any
+ * subscriber costs the mm, whatever it does in its callbacks.  Off with
+ * MUC_IOC_UNSUBSCRIBE_MM.
+ */
+#define MUC_BARE_INVAL		0
+#define MUC_BARE_UPDATE		1
+#define MUC_IOC_SUBSCRIBE_BARE	_IO('U', 0x0a)
 
 #endif /* _MMU_UPDATE_CORE_H */
