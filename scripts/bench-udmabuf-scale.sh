@@ -10,7 +10,8 @@
 # Writes build/bench/udmabuf-scale.txt (table, targets, verdicts), .png
 # (plot, gnuplot) and the raw VM output next to them; prints the table.
 #
-# Needs: make userspace modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf, the
+# Needs: make userspace modules SKIP_KERNEL=1 (udmabuf and the
+# mmu_update_core test module, for the floor of the dontneed loop), the
 # baseline kernel (make baseline) and gnuplot (gnuplot-nox).  Environment:
 # US_MIB (64, MiB faulted a pass), US_REPS (5 passes a child), US_ROUNDS
 # (3, and 5 for the two-vCPU VMs), US_DN_MIB (16, the dontneed loop),
@@ -45,6 +46,8 @@ grep -qx CONFIG_UDMABUF=y "$top/build/baseline/obj/.config" ||
 	fail "the baseline kernel has no in-tree udmabuf (CONFIG_UDMABUF=y)"
 [ -f "$patch_k" ] || fail "no patched kernel at $patch_k (make kernel)"
 [ -f "$ko" ] || fail "no $ko (make modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf)"
+[ -f "$moddir/mmu_update_core/mmu_update_core.ko" ] ||
+	fail "no $moddir/mmu_update_core/mmu_update_core.ko (make modules SKIP_KERNEL=1)"
 [ -x "$top/build/userspace/udmabuf-scale-bench" ] ||
 	fail "no build/userspace/udmabuf-scale-bench (make userspace SKIP_KERNEL=1)"
 command -v gnuplot >/dev/null || fail "gnuplot is missing (apt-get install gnuplot-nox)"
@@ -82,6 +85,7 @@ fi
 wall=$(( $(date +%s) - start ))
 
 # get RAW KEY N FIELD: the value after FIELD on the line of KEY for N buffers
+# (N may be bare-inval or bare-update, the --notifier children)
 get() {
 	awk -v k="$2" -v n="$3" -v f="$4" '$1 == k && $2 == "bufs" && $3 == n {
 		for (i = 4; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' \
@@ -148,6 +152,17 @@ dn_pages=$(need patched dontneed 0 pages)
 	echo "2. Loop of (write-fault one page, MADV_DONTNEED it) over $((dn_pages / 256)) MiB"
 	echo "   ($dn_pages pages, in the page cache) no buffer covers; loops/s"
 	table dontneed 0.95 1 256
+	echo "   floor (info, patched kernel): no udmabuf, a bare mmu notifier in the mm"
+	echo "   whose callbacks return at once; ratio to N = 0 of the same run"
+	for b in inval update; do
+		p=$(need patched dontneed bare-$b per_sec)
+		pr=$(need patched dontneed bare-$b ratio)
+		range="$(need patched dontneed bare-$b round_ratio_min)"
+		range+="-$(need patched dontneed bare-$b round_ratio_max)"
+		printf '   %-12s %12s %7s %15s\n' "bare-$b" "$p" "$pr" "$range"
+	done
+	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier);"
+	echo "   bare-update: with an update op too.  No subscriber can do better."
 	echo
 
 	if [ "$smp" = 1 ]; then
@@ -190,21 +205,25 @@ dat=$out/udmabuf-scale.dat
 		echo "$n $(get smp-patched smp-same $n ratio) $(get smp-baseline smp-same $n ratio)"
 	done
 } > "$dat"
-# panel TITLE BLOCK TARGET: this driver, the in-tree one and none (1.0)
+# panel TITLE BLOCK TARGET [FLOOR]: this driver, the in-tree one, none (1.0)
+# and the bare notifier's floor
 panel() {
 	cat <<P
 set title '$1'
 plot '$dat' index $2 using 1:2 with linespoints lw 2 pt 7 title 'project udmabuf.ko (patched kernel)', \
 	'' index $2 using 1:3 with linespoints lw 2 pt 5 title 'in-tree udmabuf (baseline kernel)', \
 	1 with lines lw 2 dt 1 lc rgb '#8d99ae' title 'none (N = 0)'$( [ -n "$3" ] && echo ", \\
-	$3 with lines lw 1 dt 2 lc rgb '#d62828' title 'target $3'")
+	$3 with lines lw 1 dt 2 lc rgb '#d62828' title 'target $3'")$( [ -n "${4:-}" ] && echo ", \\
+	$4 with lines lw 1 dt 3 lc rgb '#264653' title 'bare notifier $4'")
 P
 }
 # the y axis: from below the lowest ratio (at most 0.9) to above the
 # highest (at least 1.05)
-yrange=$(awk '!/^#/ && NF == 3 { for (i = 2; i <= 3; i++) {
+floor=$(get patched dontneed bare-update ratio)
+yrange=$(awk -v floor="${floor:-1}" '!/^#/ && NF == 3 { for (i = 2; i <= 3; i++) {
 		if ($i < lo) lo = $i; if ($i > hi) hi = $i } }
-	BEGIN { lo = 0.9; hi = 1.05 } END { printf "%.2f:%.2f", lo - 0.05, hi + 0.05 }' "$dat")
+	BEGIN { lo = 0.9; hi = 1.05 }
+	END { if (floor < lo) lo = floor; printf "%.2f:%.2f", lo - 0.05, hi + 0.05 }' "$dat")
 gnuplot <<EOF
 set terminal pngcairo size $((500 * (2 + smp))),520 font 'DejaVu Sans,11'
 set output '$out/udmabuf-scale.png'
@@ -220,7 +239,7 @@ set key below
 set linetype 1 lc rgb '#2a9d8f'
 set linetype 2 lc rgb '#e9c46a'
 $(panel "write faults, same memfd (TCG, -icount, $((pages / 256)) MiB)" 0 0.95)
-$(panel "write fault + MADV\\_DONTNEED loop (TCG, -icount)" 1 0.95)
+$(panel "write fault + MADV\\_DONTNEED loop (TCG, -icount)" 1 0.95 "$floor")
 $( [ "$smp" = 1 ] && panel "2 threads on 2 vCPUs, wall clock (info)" 2 "")
 unset multiplot
 EOF

@@ -8,7 +8,8 @@
 # scripts/bench-udmabuf-scale.sh (udmabuf-scale.txt, .png), unless
 # UB_SCALE=0.
 #
-# Needs: make userspace modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf, and the
+# Needs: make userspace modules SKIP_KERNEL=1 (udmabuf, and mmu_update_core
+# for the floor of the scale part), and the
 # baseline kernel (make baseline) built with CONFIG_UDMABUF=y.  MODDIR and
 # KOBJ (as in the Makefile) choose other module and kernel build directories.
 set -euo pipefail

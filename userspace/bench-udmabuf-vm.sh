@@ -66,8 +66,14 @@ if [ $part = scale ]; then
 	# 1. Faults on the buffers' memfd (target), then on another (info).
 	scale scale-same fault --mib $m --reps $r --rounds $k --bufs 1,16,256,1024
 	scale scale-other fault --mib $m --reps $r --rounds $k --bufs 1,16,256,1024 --other-memfd
-	# 2. (write fault, MADV_DONTNEED) per page.
-	scale dontneed dontneed --mib ${US_DN_MIB:-16} --reps $r --rounds $k --bufs 1,256
+	# 2. (write fault, MADV_DONTNEED) per page, and beside it the floor: a
+	# bare mmu notifier in the mm (test module of the patched kernel).
+	bare=
+	if [ -n "${1:-}" ]; then
+		insmod "$1/mmu_update_core/mmu_update_core.ko" || exit 1
+		bare=--notifier
+	fi
+	scale dontneed dontneed --mib ${US_DN_MIB:-16} --reps $r --rounds $k --bufs 1,256 $bare
 	stats stats-after
 	echo done
 	exit 0

@@ -21,6 +21,13 @@
  *	then R times: for every uncovered page, write one byte in it and
  *	MADV_DONTNEED it (a minor write fault and a zap each).
  *
+ * With --notifier (either mode, the patched kernel with the mmu_update_core
+ * test module loaded), two more children make no udmabuf but subscribe
+ * their mm with a bare mmu notifier whose callbacks return at once: one
+ * with an invalidate_range_start() only, the shape of KVM's
+ * ("bare-inval"), one with an update op too ("bare-update").  What any
+ * subscriber costs, whatever it does: the floor under the driver's ratios.
+ *
  * Every measurement runs in a child forked from a parent that never creates
  * a udmabuf (the driver may subscribe a creator's mm for good): N = 0, no
  * udmabuf and no /dev/udmabuf open in that process, and each N of LIST
@@ -54,13 +61,17 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "../tests/mmu_update_core/mmu_update_core.h"
 
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
 #define MAX_BUFS	4096
-#define MAX_COUNTS	16
+#define MAX_COUNTS	18	/* 0, up to 15 of --bufs, 2 bare */
 #define MAX_THREADS	64
 #define SPARE_FDS	64
+/* Counts of the --notifier children: no buffer, a bare notifier. */
+#define BARE_INVAL	(-1L)
+#define BARE_UPDATE	(-2L)
 
 static const char *prog = "udmabuf-scale-bench";
 
@@ -70,8 +81,9 @@ static void usage(void)
 		"usage: udmabuf-scale-bench fault [--bufs LIST] [--mib M] [--reps R] [--rounds K]\n"
 		"                                 [--other-memfd] [--threads T]\n"
 		"       udmabuf-scale-bench dontneed [--bufs LIST] [--mib M] [--reps R] [--rounds K]\n"
+		"       either with --notifier: also bare mmu notifiers (needs %s)\n"
 		"LIST: comma-separated buffer counts in [1, %d] (N = 0 is always measured)\n",
-		MAX_BUFS);
+		MUC_DEV, MAX_BUFS);
 	exit(2);
 }
 
@@ -143,7 +155,7 @@ static int make_memfd(unsigned long pages, volatile char **map)
 static void setup(struct proc *pr)
 {
 	const struct config *cfg = pr->cfg;
-	unsigned long n = pr->nbufs, i, j, k;
+	unsigned long n = pr->nbufs < 0 ? 0 : pr->nbufs, i, j, k;
 	struct udmabuf_create c = {
 		.flags = UDMABUF_FLAGS_CLOEXEC, .size = PAGE,
 	};
@@ -177,6 +189,16 @@ static void setup(struct proc *pr)
 				prog, j, k);
 			exit(1);
 		}
+	}
+	if (pr->nbufs < 0) {
+		/* Kept open until the child exits. */
+		dev = open(MUC_DEV, O_RDWR);
+		if (dev < 0)
+			die("open " MUC_DEV " (insmod mmu_update_core.ko)");
+		if (ioctl(dev, MUC_IOC_SUBSCRIBE_BARE,
+			  pr->nbufs == BARE_UPDATE ? MUC_BARE_UPDATE :
+			  MUC_BARE_INVAL))
+			die("MUC_IOC_SUBSCRIBE_BARE");
 	}
 	if (!n)
 		return;		/* no udmabuf, not even the device open */
@@ -308,6 +330,19 @@ static void run_dontneed(struct proc *pr, struct result *res)
 	}
 }
 
+/* What a child measures, for messages. */
+static const char *child_name(long nbufs)
+{
+	static char name[32];
+
+	if (nbufs == BARE_INVAL)
+		return "bare-inval";
+	if (nbufs == BARE_UPDATE)
+		return "bare-update";
+	snprintf(name, sizeof(name), "%ld buffers", nbufs);
+	return name;
+}
+
 /* Measure @nbufs in a fresh child; its best times land in @res. */
 static void measure(const struct config *cfg, long nbufs, struct result *res)
 {
@@ -332,13 +367,13 @@ static void measure(const struct config *cfg, long nbufs, struct result *res)
 	if (waitpid(pid, &status, 0) != pid)
 		die("waitpid");
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fprintf(stderr, "%s: the child for %ld buffers failed (status 0x%x)\n",
-			prog, nbufs, status);
+		fprintf(stderr, "%s: the child for %s failed (status 0x%x)\n",
+			prog, child_name(nbufs), status);
 		exit(1);
 	}
 	if (!res->pass) {
-		fprintf(stderr, "%s: the child for %ld buffers timed nothing\n",
-			prog, nbufs);
+		fprintf(stderr, "%s: the child for %s timed nothing\n",
+			prog, child_name(nbufs));
 		exit(1);
 	}
 }
@@ -382,7 +417,7 @@ static int parse_counts(const char *s, long *counts)
 	while ((tok = strsep(&rest, ","))) {
 		if (!*tok)
 			bad("--bufs: give counts like 1,16,256,1024");
-		if (n == MAX_COUNTS)
+		if (n == MAX_COUNTS - 2)
 			bad("--bufs: at most 15 counts");
 		counts[n] = number_arg("--bufs", tok, 1, MAX_BUFS);
 		for (i = 1; i < n; i++)
@@ -403,13 +438,14 @@ int main(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'k' },
 		{ "other-memfd", no_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "notifier", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long counts[MAX_COUNTS], most = 0, mib = 64, k, i, j;
 	double lo[MAX_COUNTS], hi[MAX_COUNTS];
 	struct config cfg = { .reps = 5, .rounds = 3, .threads = 1 };
 	struct result *res, *best;
-	int n, c, threads_set = 0;
+	int n, c, threads_set = 0, bare = 0;
 	const char *mode;
 
 	if (argc < 2 || argv[1][0] == '-')
@@ -432,6 +468,7 @@ int main(int argc, char **argv)
 		case 'r': cfg.reps = number_arg("--reps", optarg, 1, 1000); break;
 		case 'k': cfg.rounds = number_arg("--rounds", optarg, 1, 100); break;
 		case 'o': cfg.other_memfd = 1; break;
+		case 'n': bare = 1; break;
 		case 't':
 			cfg.threads = number_arg("--threads", optarg, 1, MAX_THREADS);
 			threads_set = 1;
@@ -446,6 +483,12 @@ int main(int argc, char **argv)
 	cfg.pages = mib * MIB / PAGE;
 	if (access("/dev/udmabuf", R_OK | W_OK))
 		die("/dev/udmabuf");
+	if (bare) {
+		if (access(MUC_DEV, R_OK | W_OK))
+			die(MUC_DEV " (insmod mmu_update_core.ko)");
+		counts[n++] = BARE_INVAL;
+		counts[n++] = BARE_UPDATE;
+	}
 	for (i = 0; i < n; i++)
 		if (counts[i] > most)
 			most = counts[i];
@@ -482,8 +525,12 @@ int main(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < n; i++) {
-		printf("bufs %ld per_sec %.0f ratio %.4f round_ratio_min %.4f round_ratio_max %.4f",
-		       counts[i], cfg.pages / best[i].pass,
+		if (counts[i] < 0)
+			printf("bufs %s", child_name(counts[i]));
+		else
+			printf("bufs %ld", counts[i]);
+		printf(" per_sec %.0f ratio %.4f round_ratio_min %.4f round_ratio_max %.4f",
+		       cfg.pages / best[i].pass,
 		       best[0].pass / best[i].pass, lo[i], hi[i]);
 		if (cfg.mode == MODE_FAULT)
 			printf(" munmap_ms %.3f", best[i].munmap * 1e3);
