@@ -162,7 +162,8 @@ dn_pages=$(need patched dontneed 0 pages)
 		printf '   %-12s %12s %7s %15s\n' "bare-$b" "$p" "$pr" "$range"
 	done
 	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier);"
-	echo "   bare-update: with an update op too.  No subscriber can do better."
+	echo "   bare-update: with an update op too.  Subscribers of these shapes can do"
+	echo "   no better than these ratios, whatever their callbacks do."
 	echo
 
 	if [ "$smp" = 1 ]; then
