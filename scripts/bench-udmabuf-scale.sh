@@ -215,7 +215,7 @@ plot '$dat' index $2 using 1:2 with linespoints lw 2 pt 7 title 'project udmabuf
 	'' index $2 using 1:3 with linespoints lw 2 pt 5 title 'in-tree udmabuf (baseline kernel)', \
 	1 with lines lw 2 dt 1 lc rgb '#8d99ae' title 'none (N = 0)'$( [ -n "$3" ] && echo ", \\
 	$3 with lines lw 1 dt 2 lc rgb '#d62828' title 'target $3'")$( [ -n "${4:-}" ] && echo ", \\
-	$4 with lines lw 1 dt 3 lc rgb '#264653' title 'bare notifier $4'")
+	$4 with lines lw 1 dt 3 lc rgb '#264653' title 'bare notifier with an update op $4'")
 P
 }
 # the y axis: from below the lowest ratio (at most 0.9) to above the

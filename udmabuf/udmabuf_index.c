@@ -6,20 +6,19 @@
  * in a subscribed mm mapped them, at consecutive pfns from @pfn) or an
  * invalidation hint (a subscribed mm saw them unmapped, maybe punched).
  * Every fault of a subscribed mm on a shmem or hugetlbfs file asks, so the
- * common answer, "no buffer covers this", must cost a hash lookup and an
- * interval tree walk under a spinlock per memfd, whatever the number of
- * buffers.
- *
- * A bitmap of the pages some segment covers (udmabuf_file.chunks) answers
- * "no" without a lock; only when a bit is set does the hint take the
- * file's lock and walk the tree.
+ * common answer, "no buffer covers this", must cost little whatever the
+ * number of buffers: a hash lookup of the memfd and one word of a bitmap of
+ * the pages some segment covers (udmabuf_file.chunks), without a lock.
+ * Only when a bit is set does the hint take the file's lock and walk the
+ * interval tree.
  *
  * For a covered page, an update hint compares the pfn the fault mapped with
  * the one the buffer holds.  If they differ and the buffer is not pinned,
  * it queues the buffer's follow work for those pages and zaps them from
  * the buffer's CPU mmaps, so that a reader refaults through the lazy path
- * once the writing fault has returned.  An invalidation hint only queues
- * the follow work, which zaps the pages that did leave the page cache.
+ * once the writing fault has returned.  An invalidation hint hands the
+ * pages to udmabuf_follow_gone(), which zaps those that did leave the page
+ * cache once the punch is over.
  * Nothing here sleeps but the zap of an update hint, which runs with the
  * file's lock dropped and only when the buffer has a CPU mmap.
  */
@@ -36,8 +35,9 @@ struct udmabuf_file {
 	struct hlist_node node;		/* in udmabuf_files, RCU */
 	struct address_space *mapping;	/* the key, never dereferenced */
 	/*
-	 * Protects @tree.  Taken by every fault of a subscribed mm on this
-	 * memfd: held for one tree walk, nothing under it sleeps.
+	 * Protects @tree.  Taken by the faults of a subscribed mm on pages
+	 * of this memfd that the bitmap says a segment may cover: held for
+	 * one tree walk, nothing under it sleeps.
 	 */
 	spinlock_t lock;
 	struct rb_root_cached tree;	/* udmabuf_seg.it, by memfd index */
@@ -553,8 +553,9 @@ static noinline bool udmabuf_index_hint_covered(struct udmabuf_file *f,
  *
  * A hash lookup and a glance at the summary when no buffer covers the
  * range.  Otherwise one pass over the segments in the range, zapping
- * afterwards; more than %UDMABUF_HINT_HITS buffers to zap take the ordered
- * slow path.
+ * afterwards.  Once %UDMABUF_HINT_HITS buffers are to be zapped, any
+ * further segment in the range sends the hint down the ordered slow path,
+ * which visits (and counts in the statistics) the first ones again.
  *
  * Context: process context, no udmabuf lock held; an update hint may sleep
  * to zap, an invalidation hint does not sleep.

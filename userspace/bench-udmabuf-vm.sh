@@ -4,7 +4,8 @@
 #   bench-udmabuf-vm.sh [--scale | --smp] [MODDIR]
 #
 # With MODDIR (the patched kernel): loads MODDIR/udmabuf/udmabuf.ko, the
-# project's udmabuf.  Without (the baseline kernel): uses the in-tree 6.12
+# project's udmabuf, and with --scale MODDIR/mmu_update_core/ too (the bare
+# notifiers of the dontneed loop's floor).  Without (the baseline kernel): uses the in-tree 6.12
 # udmabuf, built in.  Both get size_limit_mb=1024 for the 1 GiB buffers.
 # No option: udmabuf-bench in every mode.  --scale: udmabuf-scale-bench,
 # faults beside 0 to 1024 one-page buffers (one vCPU); --smp: the same with

@@ -35,7 +35,8 @@
  * (default 3) measure every N once, in order and then in reverse order
  * alternately, after one unmeasured warm-up child.
  *
- * Output: one line per N, N = 0 first:
+ * Output: one line per N, N = 0 first (with --notifier, N = bare-inval and
+ * bare-update last):
  *	bufs N per_sec F ratio F/F(0) round_ratio_min X round_ratio_max Y ...
  * per_sec is faults (or loops of dontneed) per second of the best pass of
  * all rounds; ratio divides it by the best of N = 0, round_ratio_* are the

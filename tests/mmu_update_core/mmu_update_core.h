@@ -2,7 +2,8 @@
 /*
  * uAPI of the mmu_update_core module, for tests/update_core.c: what the
  * mmu notifier core does around update subscribers (the MMF flag, counting
- * invalidations, removing interval subscriptions) as seen from one mm.
+ * invalidations, removing interval subscriptions) as seen from one mm; and
+ * for userspace/udmabuf-scale-bench.c, its bare subscriber.
  */
 #ifndef _MMU_UPDATE_CORE_H
 #define _MMU_UPDATE_CORE_H
