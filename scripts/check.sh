@@ -23,7 +23,11 @@ for p in "$top"/kernel/patches/0*.patch; do
 	[ -z "$out" ] || { say "$out"; fail=1; }
 done
 
-srcs=$(cd "$top" && ls tests/*/*.[ch] udmabuf/*.[ch] hmm-mirror/*.[ch] 2>/dev/null)
+# Kernel modules only: the directories with a Kbuild (tests/gst is
+# GStreamer code, in GStreamer's style).
+srcs=$(cd "$top" && for k in tests/*/Kbuild udmabuf/Kbuild hmm-mirror/Kbuild; do
+	[ -f "$k" ] && ls "$(dirname "$k")"/*.[ch] 2>/dev/null
+done)
 say "  CHECK   checkpatch --strict -f $(echo $srcs | wc -w) module sources"
 for f in $srcs; do
 	out=$(cd "$ksrc" && "$cp" --strict --terse --no-summary --no-tree \
