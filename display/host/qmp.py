@@ -8,28 +8,35 @@ class QMPError(Exception):
     pass
 
 
+def connect_unix(path, timeout, alive=None, what="socket"):
+    """Connect to the unix socket at path within timeout seconds.
+
+    alive, if given, is called before every try and should raise when QEMU
+    died (so a crashed QEMU is reported at once, not after the timeout).
+    Raises QMPError naming what when the socket does not answer in time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if alive:
+            alive()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError as e:
+            s.close()
+            if time.monotonic() > deadline:
+                raise QMPError(f"no {what} at {path} after {timeout:.0f} s: {e}")
+            time.sleep(0.2)
+
+
 class QMP:
     def __init__(self, path, timeout=30.0, alive=None):
         """Connect to QEMU's QMP socket at path within timeout seconds.
 
-        alive, if given, is called while waiting and should raise when QEMU
-        died (so a crashed QEMU is reported at once, not after the timeout).
+        alive: see connect_unix().
         """
-        deadline = time.monotonic() + timeout
-        self.sock = None
-        while True:
-            if alive:
-                alive()
-            try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.connect(path)
-                self.sock = s
-                break
-            except OSError as e:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise QMPError(f"no QMP socket at {path} after {timeout:.0f} s: {e}")
-                time.sleep(0.2)
+        self.sock = connect_unix(path, timeout, alive, "QMP socket")
         self.buf = b""
         self.timeout = timeout
         greeting = self._read(timeout)

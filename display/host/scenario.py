@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fbscan  # noqa: E402
 import patterns  # noqa: E402
 import ppm  # noqa: E402
-from qmp import QMP, QMPError  # noqa: E402
+from qmp import QMP, QMPError, connect_unix  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNIT = {"shmem": 4096, "hugetlb": 2 << 20}
@@ -98,19 +98,11 @@ class Guest:
                 pass
             self.alive()
             raise Fail(f"QMP: {e}")
-        deadline = time.monotonic() + 30
-        while True:
-            self.alive()
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(os.path.join(self.work, "ctl.sock"))
-                self.ctl = s
-                break
-            except OSError as e:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise Fail(f"no control socket after 30 s: {e}")
-                time.sleep(0.2)
+        try:
+            self.ctl = connect_unix(os.path.join(self.work, "ctl.sock"), 30,
+                                    self.alive, "control socket")
+        except QMPError as e:
+            raise Fail(str(e))
 
     def stderr_text(self):
         self.err.flush()
