@@ -75,18 +75,25 @@ static void muc_hold_point(struct muc_file *f, enum muc_hold kind,
 		pr_info("hold released by timeout\n");
 }
 
+/* The user lock for an invalidation: it may not sleep when non-blocking. */
+static bool muc_lock_for(struct muc_file *f,
+			 const struct mmu_notifier_range *range)
+{
+	if (!mmu_notifier_range_blockable(range))
+		return mutex_trylock(&f->lock);
+	mutex_lock(&f->lock);
+	return true;
+}
+
 static int muc_mn_invalidate_start(struct mmu_notifier *mn,
 				   const struct mmu_notifier_range *range)
 {
 	struct muc_file *f = container_of(mn, struct muc_file, mn);
 
-	if (!mmu_notifier_range_blockable(range)) {
-		if (!mutex_trylock(&f->lock))
-			return -EAGAIN;
-	} else {
+	if (mmu_notifier_range_blockable(range))
 		muc_hold_point(f, MUC_HOLD_INVAL, range->start, range->end);
-		mutex_lock(&f->lock);
-	}
+	if (!muc_lock_for(f, range))
+		return -EAGAIN;
 	f->counters.invalidations++;
 	mutex_unlock(&f->lock);
 	return 0;
@@ -136,12 +143,8 @@ static bool muc_range_invalidate(struct mmu_interval_notifier *sub,
 	struct muc_range *r = container_of(sub, struct muc_range, notifier);
 	struct muc_file *f = r->file;
 
-	if (!mmu_notifier_range_blockable(range)) {
-		if (!mutex_trylock(&f->lock))
-			return false;
-	} else {
-		mutex_lock(&f->lock);
-	}
+	if (!muc_lock_for(f, range))
+		return false;
 	mmu_interval_set_seq(sub, cur_seq);
 	f->counters.invalidations++;
 	mutex_unlock(&f->lock);
@@ -391,17 +394,6 @@ static struct miscdevice muc_misc = {
 	.fops = &muc_fops,
 };
 
-static int __init muc_init(void)
-{
-	return misc_register(&muc_misc);
-}
-
-static void __exit muc_exit(void)
-{
-	misc_deregister(&muc_misc);
-}
-
-module_init(muc_init);
-module_exit(muc_exit);
+module_misc_device(muc_misc);
 MODULE_DESCRIPTION("Test subscriber for the mmu notifier core's update handling");
 MODULE_LICENSE("GPL");
