@@ -5,7 +5,10 @@
  * subscribers get no update while an invalidation runs and keep getting them
  * after unsubscribing in the middle of one, and removing an interval
  * subscription waits for its own update callbacks only, not for other
- * subscriptions' callbacks or for unrelated invalidations.
+ * subscriptions' callbacks or for unrelated invalidations.  Also that the
+ * invalidations of an mm still call every invalidate_range_end() and
+ * arch_invalidate_secondary_tlbs() op its plain subscribers have, as they
+ * come and go, now that the core skips the walks nobody needs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -172,7 +175,8 @@ TEST_F(muc, mmf_flag_follows_update_subscribers)
 /* The bare subscriber of make bench's floor: only an update op sets the bit. */
 TEST_F(muc, bare_plain_subscriber_sets_the_flag_with_an_update_op_only)
 {
-	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, 2UL));
+	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE,
+			    MUC_BARE_TLBS + 1UL));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_INVAL));
 	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
@@ -187,6 +191,62 @@ TEST_F(muc, bare_plain_subscriber_sets_the_flag_with_an_update_op_only)
 	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
 	/* Its callbacks count nothing. */
 	ASSERT_EQ(0, counters(self->dev).updates);
+}
+
+/* Write and zap every page: one invalidation and one TLB flush each. */
+static int write_and_zap(char *p)
+{
+	int i;
+
+	for (i = 0; i < PAGES; i++) {
+		p[i * PAGE] = 1;
+		if (madvise(p + i * PAGE, PAGE, MADV_DONTNEED))
+			return -errno;
+	}
+	return 0;
+}
+
+TEST_F(muc, every_range_end_and_secondary_tlb_op_is_called)
+{
+	int tlbs, start_only;
+	struct muc_counters c;
+	__u64 seen_tlbs;
+
+	tlbs = open(MUC_DEV, O_RDWR);
+	ASSERT_GE(tlbs, 0);
+	start_only = open(MUC_DEV, O_RDWR);
+	ASSERT_GE(start_only, 0);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_PAIRED));
+	ASSERT_EQ(0, ioctl(tlbs, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_TLBS));
+	ASSERT_EQ(0, ioctl(start_only, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_INVAL));
+
+	/* All three kinds on the list. */
+	ASSERT_EQ(0, write_and_zap(self->p));
+	c = counters(self->dev);
+	ASSERT_GE(c.invalidations, PAGES);
+	ASSERT_EQ(c.invalidations, c.range_ends);
+	ASSERT_EQ(0, c.secondary_tlbs);
+	seen_tlbs = counters(tlbs).secondary_tlbs;
+	ASSERT_GE(seen_tlbs, PAGES);
+
+	/* The pair alone: its ends still come, the TLB op is gone. */
+	ASSERT_EQ(0, ioctl(start_only, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, ioctl(tlbs, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, write_and_zap(self->p));
+	c = counters(self->dev);
+	ASSERT_GE(c.invalidations, 2 * PAGES);
+	ASSERT_EQ(c.invalidations, c.range_ends);
+	ASSERT_EQ(seen_tlbs, counters(tlbs).secondary_tlbs);
+
+	/* The TLB op back, the pair gone: only the TLB op is called. */
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, ioctl(tlbs, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_TLBS));
+	ASSERT_EQ(0, write_and_zap(self->p));
+	ASSERT_GE(counters(tlbs).secondary_tlbs, seen_tlbs + PAGES);
+	ASSERT_EQ(c.invalidations, counters(self->dev).invalidations);
+	ASSERT_EQ(c.range_ends, counters(self->dev).range_ends);
+	close(start_only);
+	close(tlbs);
 }
 
 TEST_F(muc, no_plain_update_while_an_invalidation_runs)

@@ -4,8 +4,9 @@
  * update subscribers, for tests/update_core.c.
  *
  * Each open file may subscribe the opener's mm with a plain struct
- * mmu_notifier that has an update op (or, for make bench, a bare one whose
- * callbacks return at once), unsubscribe it again, and insert and remove up
+ * mmu_notifier that has an update op (or a bare one whose callbacks return
+ * at once, for make bench, or only count their calls), unsubscribe it
+ * again, and insert and remove up
  * to MUC_MAX_INTERVALS interval notifiers, with or without an update op.
  * Every update callback validates its sequence and counts the result.
  * One invalidate_range_start() of the plain notifier, or one update
@@ -52,6 +53,10 @@ struct muc_file {
 	 */
 	struct mutex lock;
 	struct muc_counters counters;
+	/* The counting bare subscribers', which may not sleep. */
+	atomic64_t bare_starts;
+	atomic64_t bare_ends;
+	atomic64_t bare_tlbs;
 	atomic_t hold;			/* enum muc_hold, armed */
 	unsigned long hold_arg;		/* address or interval id */
 	struct completion held;
@@ -134,6 +139,48 @@ static const struct mmu_notifier_ops muc_bare_ops = {
 static const struct mmu_notifier_ops muc_bare_update_ops = {
 	.invalidate_range_start = muc_bare_invalidate_start,
 	.update = muc_bare_update,
+};
+
+static int muc_paired_invalidate_start(struct mmu_notifier *mn,
+				       const struct mmu_notifier_range *range)
+{
+	struct muc_file *f = container_of(mn, struct muc_file, mn);
+
+	atomic64_inc(&f->bare_starts);
+	return 0;
+}
+
+static void muc_paired_invalidate_end(struct mmu_notifier *mn,
+				      const struct mmu_notifier_range *range)
+{
+	struct muc_file *f = container_of(mn, struct muc_file, mn);
+
+	atomic64_inc(&f->bare_ends);
+}
+
+static const struct mmu_notifier_ops muc_paired_ops = {
+	.invalidate_range_start = muc_paired_invalidate_start,
+	.invalidate_range_end = muc_paired_invalidate_end,
+};
+
+static void muc_tlbs_invalidate(struct mmu_notifier *mn,
+				struct mm_struct *mm, unsigned long start,
+				unsigned long end)
+{
+	struct muc_file *f = container_of(mn, struct muc_file, mn);
+
+	atomic64_inc(&f->bare_tlbs);
+}
+
+static const struct mmu_notifier_ops muc_tlbs_ops = {
+	.arch_invalidate_secondary_tlbs = muc_tlbs_invalidate,
+};
+
+static const struct mmu_notifier_ops *const muc_bare[] = {
+	[MUC_BARE_INVAL] = &muc_bare_ops,
+	[MUC_BARE_UPDATE] = &muc_bare_update_ops,
+	[MUC_BARE_PAIRED] = &muc_paired_ops,
+	[MUC_BARE_TLBS] = &muc_tlbs_ops,
 };
 
 static bool muc_range_invalidate(struct mmu_interval_notifier *sub,
@@ -346,10 +393,9 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MUC_IOC_SUBSCRIBE_MM:
 		return muc_subscribe(f, &muc_mn_ops);
 	case MUC_IOC_SUBSCRIBE_BARE:
-		if (arg > MUC_BARE_UPDATE)
+		if (arg >= ARRAY_SIZE(muc_bare))
 			return -EINVAL;
-		return muc_subscribe(f, arg == MUC_BARE_UPDATE ?
-				     &muc_bare_update_ops : &muc_bare_ops);
+		return muc_subscribe(f, muc_bare[arg]);
 	case MUC_IOC_UNSUBSCRIBE_MM:
 		return muc_unsubscribe(f);
 	case MUC_IOC_INSERT:
@@ -372,6 +418,9 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		mutex_lock(&f->lock);
 		counters = f->counters;
 		mutex_unlock(&f->lock);
+		counters.invalidations += atomic64_read(&f->bare_starts);
+		counters.range_ends = atomic64_read(&f->bare_ends);
+		counters.secondary_tlbs = atomic64_read(&f->bare_tlbs);
 		if (copy_to_user((void __user *)arg, &counters,
 				 sizeof(counters)))
 			return -EFAULT;

@@ -25,6 +25,8 @@ struct muc_counters {
 	__u64 updates;		/* update callbacks, every subscription */
 	__u64 valid;		/* of those, validated in the callback */
 	__u64 invalidations;	/* invalidate callbacks */
+	__u64 range_ends;	/* invalidate_range_end(), MUC_BARE_PAIRED */
+	__u64 secondary_tlbs;	/* arch_invalidate_secondary_tlbs() calls */
 };
 
 /* A plain struct mmu_notifier with an update op on current->mm, and off. */
@@ -52,9 +54,15 @@ struct muc_counters {
  * update op that returns at once if @arg is MUC_BARE_UPDATE.  What any
  * subscriber costs the mm, whatever it does in its callbacks.  Off with
  * MUC_IOC_UNSUBSCRIBE_MM.
+ * For the core's skipping of list walks that no subscriber needs, two more
+ * that only count their calls: MUC_BARE_PAIRED has invalidate_range_start()
+ * (counted in .invalidations) and invalidate_range_end() (.range_ends),
+ * MUC_BARE_TLBS only arch_invalidate_secondary_tlbs() (.secondary_tlbs).
  */
 #define MUC_BARE_INVAL		0
 #define MUC_BARE_UPDATE		1
+#define MUC_BARE_PAIRED		2
+#define MUC_BARE_TLBS		3
 #define MUC_IOC_SUBSCRIBE_BARE	_IO('U', 0x0a)
 
 #endif /* _MMU_UPDATE_CORE_H */
