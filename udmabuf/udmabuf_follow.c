@@ -199,7 +199,7 @@ static long udmabuf_follow_run(struct udmabuf *buf, struct udmabuf_seg *seg,
 			       pgoff_t pg, pgoff_t run, pgoff_t *lo,
 			       pgoff_t *hi)
 {
-	struct udmabuf_page fresh_s[8], *fresh = fresh_s;
+	struct udmabuf_page fresh_s[8] __uninitialized, *fresh = fresh_s;
 	pgoff_t first = udmabuf_seg_first(seg);
 	long done = 0;
 	pgoff_t i;

@@ -135,7 +135,7 @@ static int udmabuf_mn_invalidate_start(struct mmu_notifier *mn,
 				       const struct mmu_notifier_range *range)
 {
 	struct udmabuf_mm *um = container_of(mn, struct udmabuf_mm, mn);
-	struct udmabuf_span span[UDMABUF_MM_VMAS];
+	struct udmabuf_span span[UDMABUF_MM_VMAS] __uninitialized;
 	unsigned int i, n, seq;
 
 	if (!READ_ONCE(um->nr_vmas))

@@ -518,7 +518,7 @@ static noinline bool udmabuf_index_hint_covered(struct udmabuf_file *f,
 	__releases(RCU)
 {
 	struct address_space *mapping = f->mapping;
-	struct udmabuf_hit hits[UDMABUF_HINT_HITS];
+	struct udmabuf_hit hits[UDMABUF_HINT_HITS] __uninitialized;
 	struct interval_tree_node *it;
 	unsigned int nr = 0, i;
 	bool covered = false;

@@ -41,7 +41,7 @@ void udmabuf_pin_put(struct udmabuf_pin *pin)
 void udmabuf_pages_ref(struct udmabuf_page *pages, pgoff_t nr, bool get,
 		       bool contig)
 {
-	void *dead[32];
+	void *dead[32] __uninitialized;
 	unsigned int nr_dead = 0;
 	pgoff_t pg = 0, run;
 
@@ -96,8 +96,8 @@ void udmabuf_pages_ref(struct udmabuf_page *pages, pgoff_t nr, bool get,
 int udmabuf_pin_pages(struct file *memfd, pgoff_t first, pgoff_t nr,
 		      struct udmabuf_page *pages)
 {
-	struct folio *folios_s[8], **folios = folios_s;
-	void *recs[16];
+	struct folio *folios_s[8] __uninitialized, **folios = folios_s;
+	void *recs[16] __uninitialized;
 	unsigned int nr_recs = 0;
 	pgoff_t done = 0;
 	pgoff_t off;
