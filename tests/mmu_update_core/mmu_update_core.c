@@ -6,8 +6,8 @@
  * Each open file may subscribe the opener's mm with a plain struct
  * mmu_notifier that has an update op (or a bare one whose callbacks return
  * at once, for make bench, or only count their calls), unsubscribe it
- * again, and insert and remove up
- * to MUC_MAX_INTERVALS interval notifiers, with or without an update op.
+ * again, and insert and remove up to MUC_MAX_INTERVALS interval notifiers,
+ * with or without an update op.
  * Every update callback validates its sequence and counts the result.
  * One invalidate_range_start() of the plain notifier, or one update
  * callback of an interval, can be held so that a test can do something
@@ -22,6 +22,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/nospec.h>
 #include <linux/sched/coredump.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -395,7 +396,8 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case MUC_IOC_SUBSCRIBE_BARE:
 		if (arg >= ARRAY_SIZE(muc_bare))
 			return -EINVAL;
-		return muc_subscribe(f, muc_bare[arg]);
+		return muc_subscribe(f, muc_bare[array_index_nospec(arg,
+						ARRAY_SIZE(muc_bare))]);
 	case MUC_IOC_UNSUBSCRIBE_MM:
 		return muc_unsubscribe(f);
 	case MUC_IOC_INSERT:
@@ -418,6 +420,7 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		mutex_lock(&f->lock);
 		counters = f->counters;
 		mutex_unlock(&f->lock);
+		/* The paired subscriber's starts are invalidations too. */
 		counters.invalidations += atomic64_read(&f->bare_starts);
 		counters.range_ends = atomic64_read(&f->bare_ends);
 		counters.secondary_tlbs = atomic64_read(&f->bare_tlbs);

@@ -58,6 +58,7 @@ struct muc_counters {
  * that only count their calls: MUC_BARE_PAIRED has invalidate_range_start()
  * (counted in .invalidations) and invalidate_range_end() (.range_ends),
  * MUC_BARE_TLBS only arch_invalidate_secondary_tlbs() (.secondary_tlbs).
+ * EINVAL for any other @arg, EBUSY if the file has a plain subscription.
  */
 #define MUC_BARE_INVAL		0
 #define MUC_BARE_UPDATE		1
