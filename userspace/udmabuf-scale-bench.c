@@ -308,9 +308,22 @@ static void run_fault(struct proc *pr, struct result *res)
 		pthread_join(tid[i], NULL);
 }
 
+/* Write @v into every uncovered page and zap it with MADV_DONTNEED. */
+static void write_and_zap(struct proc *pr, char v)
+{
+	unsigned long i;
+
+	for (i = 0; i < pr->cfg->pages; i++) {
+		char *p = (char *)pr->ram + pr->idx[i] * PAGE;
+
+		*(volatile char *)p = v;
+		if (madvise(p, PAGE, MADV_DONTNEED))
+			die("madvise(MADV_DONTNEED)");
+	}
+}
+
 static void run_dontneed(struct proc *pr, struct result *res)
 {
-	unsigned long n = pr->cfg->pages, i;
 	double t0, t;
 	long r;
 
@@ -318,22 +331,10 @@ static void run_dontneed(struct proc *pr, struct result *res)
 	 * In the page cache, and not mapped: every timed write is a minor
 	 * fault, the first pass's too.
 	 */
-	for (i = 0; i < n; i++) {
-		char *p = (char *)pr->ram + pr->idx[i] * PAGE;
-
-		*(volatile char *)p = 1;
-		if (madvise(p, PAGE, MADV_DONTNEED))
-			die("madvise(MADV_DONTNEED)");
-	}
+	write_and_zap(pr, 1);
 	for (r = 0; r < pr->cfg->reps; r++) {
 		t0 = now();
-		for (i = 0; i < n; i++) {
-			char *p = (char *)pr->ram + pr->idx[i] * PAGE;
-
-			*(volatile char *)p = (char)(r + 2);
-			if (madvise(p, PAGE, MADV_DONTNEED))
-				die("madvise(MADV_DONTNEED)");
-		}
+		write_and_zap(pr, (char)(r + 2));
 		t = now() - t0;
 		if (!res->pass || t < res->pass)
 			res->pass = t;
