@@ -8,7 +8,11 @@
  *	A process like QEMU: one shmem memfd (sealed F_SEAL_SHRINK) mapped
  *	MAP_SHARED for its lifetime, N one-page udmabufs (UDMABUF_CREATE) over
  *	N of its pages spread evenly over it, and M MiB (default 64) of other
- *	pages of the same memfd that no buffer covers.  R times (default 5):
+ *	pages of the same memfd that no buffer covers.  In every child,
+ *	whatever its N, the memfd has M MiB and as many pages as the largest N
+ *	of LIST, and one more, its last, written once and never punched: its
+ *	page cache is as deep with or without buffers (one level deeper is
+ *	about 1% slower to fault).  R times (default 5):
  *	map the memfd a second time, time writing one byte in every uncovered
  *	page through that mapping, unmap it and punch the uncovered pages.
  *	With --other-memfd the buffers are over a second memfd of N pages and
@@ -105,6 +109,7 @@ enum mode { MODE_FAULT, MODE_DONTNEED };
 struct config {
 	enum mode mode;
 	unsigned long pages;	/* uncovered pages faulted per pass */
+	unsigned long spare;	/* pages for buffers, the largest N */
 	long reps, rounds, threads;
 	int other_memfd;
 };
@@ -148,10 +153,13 @@ static int make_memfd(unsigned long pages, volatile char **map)
 
 /*
  * Lay out @pr and create its buffers, over pages written first, as QEMU's
- * are.  On the faulted memfd (pages + N pages), buffer j covers page
- * (2j + 1) * total / 2N, distinct pages as total / N >= 1, and every other
- * page is faulted; with other_memfd, buffer j covers page j of a memfd of N
- * pages and every page of the faulted one is faulted.
+ * are.  The faulted memfd has pages + spare + 1 pages, spare being the
+ * largest N measured.  Its last page is written here and left alone, so
+ * that its page cache has the same depth for every N.  Of the others,
+ * buffer j covers page (2j + 1) * span / 2N, distinct pages as span / N >= 1,
+ * and the first cfg->pages others are faulted.  With other_memfd, buffer j
+ * covers page j of a memfd of N pages and every page of the faulted one is
+ * faulted.
  */
 static void setup(struct proc *pr)
 {
@@ -160,10 +168,11 @@ static void setup(struct proc *pr)
 	struct udmabuf_create c = {
 		.flags = UDMABUF_FLAGS_CLOEXEC, .size = PAGE,
 	};
+	unsigned long span = cfg->pages + cfg->spare;
 	unsigned long *bufpg;
 	int dev;
 
-	pr->total = cfg->pages + (cfg->other_memfd ? 0 : n);
+	pr->total = cfg->other_memfd ? cfg->pages : span + 1;
 	pr->fd = make_memfd(pr->total, &pr->ram);
 	pr->buf_fd = pr->fd;
 	pr->buf_ram = pr->ram;
@@ -179,10 +188,11 @@ static void setup(struct proc *pr)
 		for (j = 0; j < n; j++)
 			bufpg[j] = j;
 	} else {
-		for (i = 0, j = 0, k = 0; i < pr->total; i++) {
-			if (j < n && i == (2 * j + 1) * pr->total / (2 * n))
+		pr->ram[span * PAGE] = 1;
+		for (i = 0, j = 0, k = 0; i < span; i++) {
+			if (j < n && i == (2 * j + 1) * span / (2 * n))
 				bufpg[j++] = i;
-			else
+			else if (k < cfg->pages)
 				pr->idx[k++] = i;
 		}
 		if (j != n || k != cfg->pages) {
@@ -504,6 +514,7 @@ int main(int argc, char **argv)
 		if (counts[i] > most)
 			most = counts[i];
 	raise_nofile(most);
+	cfg.spare = most;
 
 	/* per count: the child's result, then the best so far */
 	res = mmap(NULL, 2 * MAX_COUNTS * sizeof(*res), PROT_READ | PROT_WRITE,
