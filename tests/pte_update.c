@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -247,6 +248,95 @@ TEST_F(mut, fault_around_reports_mapped_folio_ranges)
 	ASSERT_GT(present, 1);
 	/* ...and every page it mapped was reported exactly once. */
 	ASSERT_EQ(present, covered);
+}
+
+#define FAULT_AROUND	"/sys/kernel/debug/fault_around_bytes"
+
+/* Read or write fault_around_bytes, mounting debugfs if need be. */
+static long fault_around_bytes(long set)
+{
+	char val[32];
+	long old = -1;
+	int fd, len;
+
+	if (access(FAULT_AROUND, F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	fd = open(FAULT_AROUND, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	len = read(fd, val, sizeof(val) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	val[len] = 0;
+	old = strtol(val, NULL, 0);
+	if (set <= 0)
+		return old;
+	/* Not seekable: a fresh open for the write. */
+	fd = open(FAULT_AROUND, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	len = snprintf(val, sizeof(val), "%ld", set);
+	if (write(fd, val, len) != len)
+		old = -1;
+	close(fd);
+	return old;
+}
+
+/* Pages of [p, p + pages pages) that are mapped. */
+static int present_pages(volatile char *p, int pages)
+{
+	int i, present = 0;
+
+	for (i = 0; i < pages; i++)
+		present += !!pagemap_pfn((void *)(p + i * PAGE));
+	return present;
+}
+
+/*
+ * With a window wider than the update batch, fault-around in a subscribed
+ * mm maps no more pages than the batch has entries, and reports them all;
+ * the same fault before subscribing maps the whole window.
+ */
+TEST_F(mut, fault_around_stops_at_the_update_batch)
+{
+	const int pages = 64, batch = 16;	/* MMU_NOTIFIER_UPDATE_BATCH */
+	volatile char *p, *q;
+	int fd, i, n, covered = 0, before = -1, after = -1;
+	char buf[PAGE];
+	long old;
+
+	fd = shmem_fd(pages * PAGE, 0);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < pages; i++) {
+		memset(buf, i + 1, sizeof(buf));
+		ASSERT_EQ(PAGE, pwrite(fd, buf, PAGE, i * PAGE));
+	}
+	old = fault_around_bytes(pages * PAGE);
+	ASSERT_GT(old, 0) TH_LOG("cannot set " FAULT_AROUND);
+	p = map_aligned(pages * PAGE, HPAGE, PROT_READ, MAP_SHARED, fd);
+	q = map_aligned(pages * PAGE, HPAGE, PROT_READ, MAP_SHARED, fd);
+	if (p != MAP_FAILED && q != MAP_FAILED) {
+		before = p[0];
+		ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_SUBSCRIBE_MM));
+		after = q[0];
+	}
+	/* Restored before any assertion can end the test. */
+	fault_around_bytes(old);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, q);
+	ASSERT_EQ(1, before);
+	ASSERT_EQ(1, after);
+
+	ASSERT_EQ(pages, present_pages(p, pages));
+	ASSERT_EQ(batch, present_pages(q, pages));
+	n = events_in(self->dev, (void *)q, pages * PAGE, self->ev,
+		      MUT_MAX_EVENTS);
+	ASSERT_GT(n, 0);
+	check_against_pagemap(_metadata, self->ev, n);
+	for (i = 0; i < n; i++)
+		covered += (self->ev[i].end - self->ev[i].start) / PAGE;
+	ASSERT_EQ(batch, covered);
 }
 
 TEST_F(mut, shmem_thp_reports_one_pmd)
