@@ -85,7 +85,7 @@ fi
 wall=$(( $(date +%s) - start ))
 
 # get RAW KEY N FIELD: the value after FIELD on the line of KEY for N buffers
-# (N may be bare-inval or bare-update, the --notifier children)
+# (N may be bare-inval, bare-update or bare-interval, the --notifier children)
 get() {
 	awk -v k="$2" -v n="$3" -v f="$4" '$1 == k && $2 == "bufs" && $3 == n {
 		for (i = 4; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' \
@@ -154,7 +154,7 @@ dn_pages=$(need patched dontneed 0 pages)
 	table dontneed 0.95 1 256
 	echo "   floor (info, patched kernel): no udmabuf, a bare mmu notifier in the mm"
 	echo "   whose callbacks return at once; ratio to N = 0 of the same run"
-	for b in inval update; do
+	for b in inval update interval; do
 		p=$(need patched dontneed bare-$b per_sec)
 		pr=$(need patched dontneed bare-$b ratio)
 		range="$(need patched dontneed bare-$b round_ratio_min)"
@@ -164,6 +164,8 @@ dn_pages=$(need patched dontneed 0 pages)
 	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier);"
 	echo "   bare-update: with an update op too.  Subscribers of these shapes can do"
 	echo "   no better than these ratios, whatever their callbacks do."
+	echo "   bare-interval: an interval notifier with an update op on a page the"
+	echo "   loop never touches: the core's interval tree lookups alone."
 	echo
 
 	if [ "$smp" = 1 ]; then

@@ -26,11 +26,14 @@
  *	in it and MADV_DONTNEED it (a minor write fault and a zap each).
  *
  * With --notifier (either mode, the patched kernel with the mmu_update_core
- * test module loaded), two more children make no udmabuf but subscribe
+ * test module loaded), three more children make no udmabuf but subscribe
  * their mm with a bare mmu notifier whose callbacks return at once: one
  * with an invalidate_range_start() only, the shape of KVM's
  * ("bare-inval"), one with an update op too ("bare-update").  What any
  * subscriber costs, whatever it does: the floor under the driver's ratios.
+ * The third ("bare-interval") inserts an interval notifier with an update
+ * op over a page of its own that the loops never touch: what the core
+ * charges the mm for the interval tree alone, whose lookups find nothing.
  *
  * Every measurement runs in a child forked from a parent that never creates
  * a udmabuf (the driver may subscribe a creator's mm for good): N = 0, no
@@ -39,8 +42,8 @@
  * (default 3) measure every N once, in order and then in reverse order
  * alternately, after one unmeasured warm-up child.
  *
- * Output: one line per N, N = 0 first (with --notifier, N = bare-inval and
- * bare-update last):
+ * Output: one line per N, N = 0 first (with --notifier, N = bare-inval,
+ * bare-update and bare-interval last):
  *	bufs N per_sec F ratio F/F(0) round_ratio_min X round_ratio_max Y ...
  * per_sec is faults (or loops of dontneed) per second of the best pass of
  * all rounds; ratio divides it by the best of N = 0, round_ratio_* are the
@@ -55,6 +58,7 @@
 #include <linux/falloc.h>
 #include <linux/udmabuf.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +75,13 @@
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
 #define MAX_BUFS	4096
-#define MAX_COUNTS	18	/* 0, up to 15 of --bufs, 2 bare */
+#define MAX_COUNTS	19	/* 0, up to 15 of --bufs, 3 bare */
 #define MAX_THREADS	64
 #define SPARE_FDS	64
 /* Counts of the --notifier children: no buffer, a bare notifier. */
 #define BARE_INVAL	(-1L)
 #define BARE_UPDATE	(-2L)
+#define BARE_INTERVAL	(-3L)
 
 static const char *prog = "udmabuf-scale-bench";
 
@@ -206,10 +211,23 @@ static void setup(struct proc *pr)
 		dev = open(MUC_DEV, O_RDWR);
 		if (dev < 0)
 			die("open " MUC_DEV " (insmod mmu_update_core.ko)");
-		if (ioctl(dev, MUC_IOC_SUBSCRIBE_BARE,
-			  pr->nbufs == BARE_UPDATE ? MUC_BARE_UPDATE :
-			  MUC_BARE_INVAL))
+		if (pr->nbufs == BARE_INTERVAL) {
+			struct muc_interval iv = {
+				.length = PAGE, .update = 1,
+			};
+			void *page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (page == MAP_FAILED)
+				die("mmap interval page");
+			iv.start = (uintptr_t)page;
+			if (ioctl(dev, MUC_IOC_INSERT, &iv))
+				die("MUC_IOC_INSERT");
+		} else if (ioctl(dev, MUC_IOC_SUBSCRIBE_BARE,
+				 pr->nbufs == BARE_UPDATE ? MUC_BARE_UPDATE :
+				 MUC_BARE_INVAL)) {
 			die("MUC_IOC_SUBSCRIBE_BARE");
+		}
 	}
 	if (!n)
 		return;		/* no udmabuf, not even the device open */
@@ -360,6 +378,8 @@ static const char *child_name(long nbufs)
 		return "bare-inval";
 	if (nbufs == BARE_UPDATE)
 		return "bare-update";
+	if (nbufs == BARE_INTERVAL)
+		return "bare-interval";
 	snprintf(name, sizeof(name), "%ld buffers", nbufs);
 	return name;
 }
@@ -438,7 +458,7 @@ static int parse_counts(const char *s, long *counts)
 	while ((tok = strsep(&rest, ","))) {
 		if (!*tok)
 			bad("--bufs: give counts like 1,16,256,1024");
-		if (n == MAX_COUNTS - 2)
+		if (n == MAX_COUNTS - 3)
 			bad("--bufs: at most 15 counts");
 		counts[n] = number_arg("--bufs", tok, 1, MAX_BUFS);
 		for (i = 1; i < n; i++)
@@ -509,6 +529,7 @@ int main(int argc, char **argv)
 			die(MUC_DEV " (insmod mmu_update_core.ko)");
 		counts[n++] = BARE_INVAL;
 		counts[n++] = BARE_UPDATE;
+		counts[n++] = BARE_INTERVAL;
 	}
 	for (i = 0; i < n; i++)
 		if (counts[i] > most)
