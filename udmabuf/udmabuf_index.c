@@ -10,7 +10,8 @@
  * number of buffers: a hash lookup of the memfd and one word of a bitmap of
  * the pages some segment covers (udmabuf_file.chunks), without a lock.
  * Only when a bit is set does the hint take the file's lock and walk the
- * interval tree.
+ * interval tree.  The helpers of that answer are always inlined into
+ * udmabuf_index_hint(): a kernel built for size would call each of them.
  *
  * For a covered page, an update hint compares the pfn the fault mapped with
  * the one the buffer holds.  If they differ and the buffer is not pinned,
@@ -78,7 +79,8 @@ static DEFINE_HASHTABLE(udmabuf_files, UDMABUF_FILES_BITS);
 static DEFINE_MUTEX(udmabuf_files_lock);
 
 /* Under rcu_read_lock(). */
-static struct udmabuf_file *udmabuf_file_find(struct address_space *mapping)
+static __always_inline struct udmabuf_file *
+udmabuf_file_find(struct address_space *mapping)
 {
 	struct udmabuf_file *f;
 
@@ -102,8 +104,8 @@ static void udmabuf_file_free(struct rcu_head *rcu)
 }
 
 /* The chunk holding page @idx, or NULL.  Under rcu_read_lock(). */
-static struct udmabuf_chunk *udmabuf_chunk(struct udmabuf_file *f,
-					   pgoff_t idx)
+static __always_inline struct udmabuf_chunk *
+udmabuf_chunk(struct udmabuf_file *f, pgoff_t idx)
 {
 	unsigned long c = idx >> UDMABUF_CHUNK_SHIFT;
 	struct udmabuf_chunks *chs = rcu_dereference_check(f->chunks,
@@ -149,14 +151,14 @@ static struct udmabuf_chunk *udmabuf_chunk_get(struct udmabuf_file *f,
 }
 
 /* The word of @ch that holds the bit of page @idx. */
-static unsigned long *udmabuf_chunk_word(struct udmabuf_chunk *ch,
-					 pgoff_t idx)
+static __always_inline unsigned long *
+udmabuf_chunk_word(struct udmabuf_chunk *ch, pgoff_t idx)
 {
 	return &ch->bits[BIT_WORD(idx & (UDMABUF_CHUNK_PAGES - 1))];
 }
 
 /* The bits of the pages [@lo, @hi) that fall in the word of page @lo. */
-static unsigned long udmabuf_word_mask(pgoff_t lo, pgoff_t hi)
+static __always_inline unsigned long udmabuf_word_mask(pgoff_t lo, pgoff_t hi)
 {
 	pgoff_t end = min(hi, (lo | (BITS_PER_LONG - 1)) + 1);
 
@@ -235,8 +237,8 @@ static void udmabuf_summary_del(struct udmabuf_file *f, pgoff_t lo,
 }
 
 /* Might a segment cover a page of [@lo, @hi)?  Under rcu_read_lock(). */
-static bool udmabuf_summary_any(struct udmabuf_file *f, pgoff_t lo,
-				pgoff_t hi)
+static __always_inline bool udmabuf_summary_any(struct udmabuf_file *f,
+						pgoff_t lo, pgoff_t hi)
 {
 	while (lo < hi) {
 		struct udmabuf_chunk *ch;
