@@ -164,8 +164,9 @@ dn_pages=$(need patched dontneed 0 pages)
 	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier);"
 	echo "   bare-update: with an update op too.  Subscribers of these shapes can do"
 	echo "   no better than these ratios, whatever their callbacks do."
-	echo "   bare-interval: an interval notifier with an update op on a page the"
-	echo "   loop never touches: the core's interval tree lookups alone."
+	echo "   bare-interval: instead, an interval notifier with an update op on a page"
+	echo "   the loop never touches (its callbacks are never called; faults still"
+	echo "   record updates for the tree, invalidations look it up under a lock)."
 	echo
 
 	if [ "$smp" = 1 ]; then

@@ -7,10 +7,10 @@
  *			       [--rounds K] [--other-memfd] [--threads T]
  *	A process like QEMU: one shmem memfd (sealed F_SEAL_SHRINK) mapped
  *	MAP_SHARED for its lifetime, N one-page udmabufs (UDMABUF_CREATE) over
- *	N of its pages spread evenly over it, and M MiB (default 64) of other
- *	pages of the same memfd that no buffer covers.  In every child,
- *	whatever its N, the memfd has M MiB and as many pages as the largest N
- *	of LIST, and one more, its last, written once and never punched: its
+ *	N of the first M MiB + N pages spread evenly over them, and the M MiB
+ *	of other pages among them that no buffer covers.  Whatever its N, the
+ *	memfd of every child also has a last page, after M MiB and as many
+ *	pages as the largest N of LIST, written once and never punched: its
  *	page cache is as deep with or without buffers (one level deeper is
  *	about 1% slower to fault).  R times (default 5):
  *	map the memfd a second time, time writing one byte in every uncovered
@@ -32,8 +32,10 @@
  * ("bare-inval"), one with an update op too ("bare-update").  What any
  * subscriber costs, whatever it does: the floor under the driver's ratios.
  * The third ("bare-interval") inserts an interval notifier with an update
- * op over a page of its own that the loops never touch: what the core
- * charges the mm for the interval tree alone, whose lookups find nothing.
+ * op over a page of its own that the loops never touch: what this core
+ * charges the mm for an interval subscriber that no fault or invalidation
+ * overlaps (faults record and deliver updates for the tree, invalidations
+ * and deliveries take the subscriptions' lock to look it up).
  *
  * Every measurement runs in a child forked from a parent that never creates
  * a udmabuf (the driver may subscribe a creator's mm for good): N = 0, no
@@ -158,11 +160,11 @@ static int make_memfd(unsigned long pages, volatile char **map)
 
 /*
  * Lay out @pr and create its buffers, over pages written first, as QEMU's
- * are.  The faulted memfd has pages + spare + 1 pages, spare being the
- * largest N measured.  Its last page is written here and left alone, so
- * that its page cache has the same depth for every N.  Of the others,
- * buffer j covers page (2j + 1) * span / 2N, distinct pages as span / N >= 1,
- * and the first cfg->pages others are faulted.  With other_memfd, buffer j
+ * are.  On the faulted memfd, of its first pages + N pages, buffer j covers
+ * page (2j + 1) * used / 2N, distinct pages as used / N >= 1, and every
+ * other one is faulted.  The memfd has pages + spare + 1 pages, spare being
+ * the largest N measured: its last page, written here and left alone, gives
+ * its page cache the same depth for every N.  With other_memfd, buffer j
  * covers page j of a memfd of N pages and every page of the faulted one is
  * faulted.
  */
@@ -173,11 +175,11 @@ static void setup(struct proc *pr)
 	struct udmabuf_create c = {
 		.flags = UDMABUF_FLAGS_CLOEXEC, .size = PAGE,
 	};
-	unsigned long span = cfg->pages + cfg->spare;
+	unsigned long used = cfg->pages + n, last = cfg->pages + cfg->spare;
 	unsigned long *bufpg;
 	int dev;
 
-	pr->total = cfg->other_memfd ? cfg->pages : span + 1;
+	pr->total = cfg->other_memfd ? cfg->pages : last + 1;
 	pr->fd = make_memfd(pr->total, &pr->ram);
 	pr->buf_fd = pr->fd;
 	pr->buf_ram = pr->ram;
@@ -193,11 +195,11 @@ static void setup(struct proc *pr)
 		for (j = 0; j < n; j++)
 			bufpg[j] = j;
 	} else {
-		pr->ram[span * PAGE] = 1;
-		for (i = 0, j = 0, k = 0; i < span; i++) {
-			if (j < n && i == (2 * j + 1) * span / (2 * n))
+		pr->ram[last * PAGE] = 1;
+		for (i = 0, j = 0, k = 0; i < used; i++) {
+			if (j < n && i == (2 * j + 1) * used / (2 * n))
 				bufpg[j++] = i;
-			else if (k < cfg->pages)
+			else
 				pr->idx[k++] = i;
 		}
 		if (j != n || k != cfg->pages) {
@@ -229,8 +231,10 @@ static void setup(struct proc *pr)
 			die("MUC_IOC_SUBSCRIBE_BARE");
 		}
 	}
-	if (!n)
+	if (!n) {
+		free(bufpg);
 		return;		/* no udmabuf, not even the device open */
+	}
 	dev = open("/dev/udmabuf", O_RDWR);
 	if (dev < 0)
 		die("open /dev/udmabuf");
