@@ -206,7 +206,7 @@ TEST_F(mut, shmem_read_fault_read_only_mapping)
 
 TEST_F(mut, fault_around_reports_mapped_folio_ranges)
 {
-	const int pages = 16;	/* the default fault_around_bytes */
+	const int pages = 16;	/* the default fault_around_bytes, 4 KiB pages */
 	char buf[PAGE];
 	volatile char *p;
 	int fd, i, n, covered = 0, present = 0;
@@ -297,7 +297,8 @@ static int present_pages(volatile char *p, int pages)
  * With a window wider than the update batch, fault-around in a subscribed
  * mm maps no more pages than the batch has entries, and reports them all;
  * the same fault before subscribing maps the whole window.  Without any
- * bound the batch would overflow (a warning, and a panic in the VM).
+ * bound the batch would fill up: a warning (a panic in the VM, which runs
+ * with panic_on_warn) and dropped entries.
  */
 TEST_F(mut, fault_around_stops_at_the_update_batch)
 {

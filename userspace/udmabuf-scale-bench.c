@@ -12,7 +12,9 @@
  *	memfd of every child also has a last page, after M MiB and as many
  *	pages as the largest N of LIST, written once and never punched: its
  *	page cache is as deep with or without buffers (one level deeper is
- *	about 1% slower to fault).  R times (default 5):
+ *	about 1% slower to fault).  It is as deep, not as busy: a punch frees
+ *	the page cache nodes that hold no buffer page, so with many buffers
+ *	fewer nodes are allocated again each pass.  R times (default 5):
  *	map the memfd a second time, time writing one byte in every uncovered
  *	page through that mapping, unmap it and punch the uncovered pages.
  *	With --other-memfd the buffers are over a second memfd of N pages and
