@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "knob.h"
 #include "mmu_update_test/mmu_update_test.h"
 
 #define PAGE		4096UL
@@ -251,38 +252,6 @@ TEST_F(mut, fault_around_reports_mapped_folio_ranges)
 
 #define FAULT_AROUND	"/sys/kernel/debug/fault_around_bytes"
 
-/*
- * Return fault_around_bytes and, if @set > 0, set it to @set; -1 if either
- * fails.  The VM's init mounts debugfs.
- */
-static long fault_around_bytes(long set)
-{
-	char val[32];
-	long old;
-	int fd, len;
-
-	fd = open(FAULT_AROUND, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	len = read(fd, val, sizeof(val) - 1);
-	close(fd);
-	if (len <= 0)
-		return -1;
-	val[len] = 0;
-	old = strtol(val, NULL, 0);
-	if (set <= 0)
-		return old;
-	/* Not seekable: a fresh open for the write. */
-	fd = open(FAULT_AROUND, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	len = snprintf(val, sizeof(val), "%ld", set);
-	if (write(fd, val, len) != len)
-		old = -1;
-	close(fd);
-	return old;
-}
-
 /* Pages of [p, p + pages pages) that are mapped. */
 static int present_pages(volatile char *p, int pages)
 {
@@ -314,10 +283,11 @@ TEST_F(mut, fault_around_stops_at_the_update_batch)
 		memset(buf, i + 1, sizeof(buf));
 		ASSERT_EQ(PAGE, pwrite(fd, buf, PAGE, i * PAGE));
 	}
-	old = fault_around_bytes(-1);
+	/* The VM's init mounts debugfs. */
+	old = read_long(FAULT_AROUND);
 	if (old <= 0)
 		SKIP(return, "no " FAULT_AROUND " (debugfs)");
-	ASSERT_EQ(old, fault_around_bytes(pages * PAGE));
+	ASSERT_EQ(0, write_long(FAULT_AROUND, pages * PAGE));
 	p = map_aligned(pages * PAGE, HPAGE, PROT_READ, MAP_SHARED, fd);
 	q = map_aligned(pages * PAGE, HPAGE, PROT_READ, MAP_SHARED, fd);
 	if (p != MAP_FAILED && q != MAP_FAILED) {
@@ -326,7 +296,8 @@ TEST_F(mut, fault_around_stops_at_the_update_batch)
 		after = q[0];
 	}
 	/* Restored before any assertion can end the test. */
-	ASSERT_EQ(pages * PAGE, fault_around_bytes(old));
+	ASSERT_EQ(0, write_long(FAULT_AROUND, old));
+	ASSERT_EQ(old, read_long(FAULT_AROUND));
 	ASSERT_EQ(0, sub);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_NE(MAP_FAILED, q);

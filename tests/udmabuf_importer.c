@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include "knob.h"
 #include "udmabuf_importer/udmabuf_importer.h"
 #include "kselftest_harness.h"
 
@@ -167,20 +168,6 @@ static long check_split(const volatile uint64_t *buf, unsigned long base,
 			return pg;
 	}
 	return -1;
-}
-
-static long read_long(const char *path)
-{
-	long val = -1;
-	FILE *f;
-
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &val) != 1)
-		val = -1;
-	fclose(f);
-	return val;
 }
 
 FIXTURE(importer) {

@@ -21,6 +21,7 @@
  * driver's invalidation hint).
  */
 #include "udmabuf_lib.h"
+#include "knob.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -29,37 +30,6 @@
 
 #define HSTATE		"/sys/kernel/mm/hugepages/hugepages-2048kB/"
 #define READ_TIMEOUT	20	/* seconds for one read of the buffer */
-
-static long read_long(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return strtol(buf, NULL, 10);
-}
-
-static int write_long(const char *path, long val)
-{
-	char buf[64];
-	int fd, len, ret;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%ld\n", val);
-	ret = write(fd, buf, len) == len ? 0 : -1;
-	close(fd);
-	return ret;
-}
 
 FIXTURE(sigbus) {
 	/* Shared with the parent, which restores the pool in teardown. */
