@@ -193,6 +193,58 @@ TEST_F(muc, bare_plain_subscriber_sets_the_flag_with_an_update_op_only)
 	ASSERT_EQ(0, counters(self->dev).updates);
 }
 
+/*
+ * A paused subscriber is not called, and the mm's faults skip updates when
+ * it is the only one; resumed, it gets updates that validate.
+ */
+TEST_F(muc, paused_subscriber_gets_no_updates_until_resumed)
+{
+	struct muc_counters c;
+
+	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 1));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_MM));
+	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 2));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 1));
+	/* Twice is once. */
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 1));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	self->p[0] = 1;
+	ASSERT_EQ(0, counters(self->dev).updates);
+
+	/* An interval subscriber is not paused with it. */
+	ASSERT_GE(insert(self->dev, self->p + PAGE, PAGE, 1), 0);
+	ASSERT_EQ(1, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	self->p[PAGE] = 1;
+	c = counters(self->dev);
+	ASSERT_EQ(1, c.updates);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_REMOVE, 0));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 0));
+	ASSERT_EQ(1, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	self->p[2 * PAGE] = 1;
+	c = counters(self->dev);
+	ASSERT_EQ(2, c.updates);
+	ASSERT_EQ(2, c.valid);
+
+	/* Paused when it leaves: the bit is clear, and stays so. */
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 1));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_MM));
+	ASSERT_EQ(1, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_UNSUBSCRIBE_MM));
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));
+
+	/* A subscriber without an update op has nothing to pause. */
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_INVAL));
+	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_PAUSE_UPDATES, 1));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_UNSUBSCRIBE_MM));
+}
+
 /* Write and zap every page: one invalidation and one TLB flush each. */
 static int write_and_zap(char *p)
 {

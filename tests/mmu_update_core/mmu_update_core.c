@@ -310,6 +310,27 @@ static long muc_unsubscribe(struct muc_file *f)
 	return 0;
 }
 
+static long muc_pause(struct muc_file *f, unsigned long pause)
+{
+	int ret;
+
+	if (pause > 1)
+		return -EINVAL;
+	ret = muc_claim(f, &f->mn_state, MUC_ACTIVE, MUC_BUSY);
+	if (ret)
+		return -EINVAL;
+	if (f->mn.ops->update) {
+		if (pause)
+			mmu_notifier_update_pause(&f->mn);
+		else
+			mmu_notifier_update_resume(&f->mn);
+	} else {
+		ret = -EINVAL;
+	}
+	muc_set(f, &f->mn_state, MUC_ACTIVE);
+	return ret;
+}
+
 static long muc_insert(struct muc_file *f, void __user *uarg)
 {
 	struct muc_interval arg;
@@ -400,6 +421,8 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 						ARRAY_SIZE(muc_bare))]);
 	case MUC_IOC_UNSUBSCRIBE_MM:
 		return muc_unsubscribe(f);
+	case MUC_IOC_PAUSE_UPDATES:
+		return muc_pause(f, arg);
 	case MUC_IOC_INSERT:
 		return muc_insert(f, (void __user *)arg);
 	case MUC_IOC_REMOVE:

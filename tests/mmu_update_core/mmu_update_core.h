@@ -65,5 +65,11 @@ struct muc_counters {
 #define MUC_BARE_PAIRED		2
 #define MUC_BARE_TLBS		3
 #define MUC_IOC_SUBSCRIBE_BARE	_IO('U', 0x0a)
+/*
+ * mmu_notifier_update_pause() (@arg 1) or mmu_notifier_update_resume()
+ * (@arg 0) on the plain subscription, which must have an update op: EINVAL
+ * otherwise, or without a plain subscription.
+ */
+#define MUC_IOC_PAUSE_UPDATES	_IO('U', 0x0b)
 
 #endif /* _MMU_UPDATE_CORE_H */
