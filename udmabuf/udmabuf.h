@@ -115,10 +115,17 @@ struct udmabuf {
 	wait_queue_head_t hint_wq;
 	/* Follow work: the buffer pages hints said may have changed. */
 	struct delayed_work follow_work;
-	spinlock_t pending_lock;	/* protects @pending_* and @gone_* */
+	spinlock_t pending_lock;	/* protects @pending_*, @gone_*, @await_* */
 	pgoff_t pending_lo, pending_hi;
 	unsigned int pending_flags;	/* UDMABUF_LATER_* */
 	unsigned int pending_tries;	/* left for invalidation hints */
+	/*
+	 * The buffer pages whose folio an invalidation hint said may have
+	 * left the page cache, and that may not be followed yet: the mms'
+	 * updates run while some buffer has any (udmabuf_await()).
+	 */
+	pgoff_t await_lo, await_hi;
+	unsigned long await_gen;	/* bumped by every such hint */
 	/* Task work zapping what invalidations removed, see follow_gone. */
 	struct callback_head gone_twork;
 	struct task_struct *gone_task;	/* the task it is queued on */
@@ -139,6 +146,8 @@ struct udmabuf_stats {
 	atomic_long_t lazy_pages;	/* pages swapped by lazy accesses */
 	atomic_long_t resyncs;		/* catch-ups after the last unpin */
 	atomic_long_t no_subscription;	/* buffers whose mm could not follow */
+	atomic_long_t update_resumes;	/* the mms' updates were turned on */
+	atomic_long_t awaiting;		/* buffers awaiting a refault now */
 };
 
 extern struct udmabuf_stats udmabuf_stats;
@@ -172,6 +181,7 @@ void udmabuf_index_exit(void);
 /* udmabuf_hint.c */
 void udmabuf_subscribe(struct udmabuf *buf);
 void udmabuf_unsubscribe(struct udmabuf *buf);
+void udmabuf_updates_want(bool want);
 
 /* udmabuf_follow.c */
 #define UDMABUF_FOLLOW_HOLES	BIT(0)	/* fill holes with new folios */
@@ -184,6 +194,8 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 			  unsigned int flags);
 void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi);
+void udmabuf_await_settle(struct udmabuf *buf);
+void udmabuf_await_drop(struct udmabuf *buf);
 void udmabuf_follow_init(struct udmabuf *buf);
 void udmabuf_follow_stop(struct udmabuf *buf);
 void udmabuf_zap(struct udmabuf *buf, pgoff_t first, pgoff_t nr);

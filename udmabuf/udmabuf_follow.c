@@ -355,7 +355,104 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		udmabuf_changed(buf, lo, hi - lo, except);
 	if (resv)
 		dma_resv_unlock(resv);
+	/* A lazy access filled what a refault would have brought. */
+	if (total && (flags & UDMABUF_FOLLOW_HOLES))
+		udmabuf_await_settle(buf);
 	return done < 0 ? done : 0;
+}
+
+/* Is buffer page @pg stale?  @segp caches its segment.  Under buf->lock. */
+static bool udmabuf_pg_stale(struct udmabuf *buf, pgoff_t pg,
+			     struct udmabuf_seg **segp)
+{
+	struct udmabuf_seg *seg = *segp;
+
+	if (!seg || pg < seg->start || pg - seg->start >= seg->nr)
+		*segp = seg = udmabuf_seg_of(buf, pg);
+	return udmabuf_page_stale(seg, &buf->pages[pg],
+				  udmabuf_seg_first(seg) + (pg - seg->start));
+}
+
+/*
+ * Buffer pages [@lo, @hi) may have left the page cache: until they are
+ * followed, the refault that maps their new folio must be heard.
+ * Under buf->pending_lock.
+ */
+static void udmabuf_await(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
+{
+	bool first = buf->await_lo >= buf->await_hi;
+
+	lockdep_assert_held(&buf->pending_lock);
+	buf->await_lo = min(buf->await_lo, lo);
+	buf->await_hi = max(buf->await_hi, hi);
+	buf->await_gen++;
+	if (first)
+		udmabuf_updates_want(true);
+}
+
+/* Under buf->pending_lock. */
+static void udmabuf_await_clear(struct udmabuf *buf)
+{
+	lockdep_assert_held(&buf->pending_lock);
+	if (buf->await_lo >= buf->await_hi)
+		return;
+	buf->await_lo = ULONG_MAX;
+	buf->await_hi = 0;
+	udmabuf_updates_want(false);
+}
+
+/**
+ * udmabuf_await_settle - narrow the pages a buffer awaits to the stale ones
+ * @buf: the buffer
+ *
+ * Once none is stale, the buffer stops awaiting.  Not while an invalidation
+ * hint is still being acted on (its punch may not have truncated yet): the
+ * task work or follow work that acts on it settles afterwards.
+ *
+ * Context: process context, no udmabuf lock held.
+ */
+void udmabuf_await_settle(struct udmabuf *buf)
+{
+	struct udmabuf_seg *seg = NULL;
+	unsigned long gen;
+	pgoff_t lo, hi;
+
+	spin_lock(&buf->pending_lock);
+	lo = buf->await_lo;
+	hi = buf->await_hi;
+	gen = buf->await_gen;
+	if (buf->gone_task || (buf->pending_flags & UDMABUF_LATER_GONE))
+		hi = lo;
+	spin_unlock(&buf->pending_lock);
+	if (lo >= hi)
+		return;
+
+	mutex_lock(&buf->lock);
+	while (lo < hi && !udmabuf_pg_stale(buf, lo, &seg))
+		lo++;
+	while (hi > lo && !udmabuf_pg_stale(buf, hi - 1, &seg))
+		hi--;
+	mutex_unlock(&buf->lock);
+
+	spin_lock(&buf->pending_lock);
+	/* A hint meanwhile: it settles after it is acted on. */
+	if (buf->await_gen == gen) {
+		if (lo < hi) {
+			buf->await_lo = lo;
+			buf->await_hi = hi;
+		} else {
+			udmabuf_await_clear(buf);
+		}
+	}
+	spin_unlock(&buf->pending_lock);
+}
+
+/* The buffer goes away: it awaits nothing any more. */
+void udmabuf_await_drop(struct udmabuf *buf)
+{
+	spin_lock(&buf->pending_lock);
+	udmabuf_await_clear(buf);
+	spin_unlock(&buf->pending_lock);
 }
 
 /*
@@ -410,8 +507,10 @@ static void udmabuf_follow_work(struct work_struct *work)
 	/* Readers refault through the lazy path, which also fills holes. */
 	if (flags & UDMABUF_LATER_RESYNC)
 		udmabuf_zap(buf, 0, buf->pagecount);
-	if (lo >= hi)
+	if (lo >= hi) {
+		udmabuf_await_settle(buf);
 		return;
+	}
 	/*
 	 * A punch unmaps before it truncates: until its pages have left the
 	 * page cache, look again a jiffy later.  An invalidation that removes
@@ -429,6 +528,7 @@ static void udmabuf_follow_work(struct work_struct *work)
 	}
 	/* Failures are left to the lazy path. */
 	udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
+	udmabuf_await_settle(buf);
 }
 
 /*
@@ -452,6 +552,8 @@ static void udmabuf_gone_twork(struct callback_head *twork)
 	spin_unlock(&buf->pending_lock);
 	if (lo < hi)
 		udmabuf_zap_gone(buf, lo, hi);
+	/* The punch is over: what is not stale now needs no refault. */
+	udmabuf_await_settle(buf);
 	udmabuf_put(buf);
 	if (atomic_dec_and_test(&udmabuf_gone_pending))
 		wake_up_var(&udmabuf_gone_pending);
@@ -483,6 +585,8 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 	bool queue = false, mine;
 
 	spin_lock(&buf->pending_lock);
+	/* Before the punch truncates: the refault may follow at once. */
+	udmabuf_await(buf, lo, hi);
 	buf->gone_lo = min(buf->gone_lo, lo);
 	buf->gone_hi = max(buf->gone_hi, hi);
 	mine = buf->gone_task == current;
@@ -548,6 +652,7 @@ void udmabuf_follow_init(struct udmabuf *buf)
 	spin_lock_init(&buf->pending_lock);
 	buf->pending_lo = ULONG_MAX;
 	buf->gone_lo = ULONG_MAX;
+	buf->await_lo = ULONG_MAX;
 }
 
 /* Once nothing can queue the work any more (release). */

@@ -3,12 +3,16 @@
  * Hints from the mms that created buffers.
  *
  * Creating a buffer subscribes the creator's mm (one struct mmu_notifier per
- * mm, shared through mmu_notifier_get()).  Its update op hears every shmem
- * and hugetlbfs fault of that mm, through any mapping (CPU accesses,
+ * mm, shared through mmu_notifier_get()).  While some buffer awaits the
+ * refault of a page that left the page cache, its update op hears every
+ * shmem and hugetlbfs fault of that mm, through any mapping (CPU accesses,
  * get_user_pages(), KVM faulting guest RAM); each becomes an update hint on
- * the memfd pages the fault mapped.  Updates are only hints here: the
- * follow work checks what it pins against the page cache itself, so this
- * needs neither the update's sequence nor a lock in invalidate_range_start.
+ * the memfd pages the fault mapped.  The rest of the time the updates are
+ * paused (udmabuf_updates_want()): until a page under a buffer leaves the
+ * page cache, no fault can map anything but the page the buffer holds.
+ * Updates are only hints here: the follow work checks what it pins against
+ * the page cache itself, so this needs neither the update's sequence nor a
+ * lock in invalidate_range_start.
  *
  * invalidate_range_start turns the removal of memfd pages this mm maps (a
  * hole punch by anyone unmaps them from every mm first) into invalidation
@@ -43,12 +47,57 @@ struct udmabuf_vma {
 
 struct udmabuf_mm {
 	struct mmu_notifier mn;
+	struct list_head node;		/* in udmabuf_mms if @listed */
+	bool listed;
 	spinlock_t lock;		/* serialises writers of @vmas */
 	seqcount_spinlock_t seq;	/* readers of @vmas */
 	unsigned int nr_vmas;
 	unsigned int next;		/* the slot to reuse when full */
 	struct udmabuf_vma vmas[UDMABUF_MM_VMAS];
 };
+
+/*
+ * The subscribed mms.  Their update callbacks run only while some buffer
+ * awaits the refault of a page that left the page cache: the rest of the
+ * time they are paused, and the mms' faults cost one bit test.
+ */
+static LIST_HEAD(udmabuf_mms);
+/*
+ * Protects udmabuf_mms, udmabuf_mm.listed and udmabuf_awaiting, and orders
+ * the pauses and resumes.  Taken inside invalidation callbacks and
+ * udmabuf.pending_lock; takes the mm's subscriptions lock.
+ */
+static DEFINE_SPINLOCK(udmabuf_mms_lock);
+static unsigned long udmabuf_awaiting;	/* buffers awaiting refaults */
+
+/**
+ * udmabuf_updates_want - a buffer starts or stops awaiting refaults
+ * @want: true when it starts
+ *
+ * The first buffer to start resumes the updates of every subscribed mm,
+ * the last one to stop pauses them.  Without a buffer awaiting, no update
+ * could change a buffer: its pages are still the page cache's.
+ *
+ * Context: any context that may take a spinlock.
+ */
+void udmabuf_updates_want(bool want)
+{
+	struct udmabuf_mm *um;
+
+	spin_lock(&udmabuf_mms_lock);
+	if (want) {
+		if (!udmabuf_awaiting++) {
+			atomic_long_inc(&udmabuf_stats.update_resumes);
+			list_for_each_entry(um, &udmabuf_mms, node)
+				mmu_notifier_update_resume(&um->mn);
+		}
+	} else if (!WARN_ON_ONCE(!udmabuf_awaiting) && !--udmabuf_awaiting) {
+		list_for_each_entry(um, &udmabuf_mms, node)
+			mmu_notifier_update_pause(&um->mn);
+	}
+	atomic_long_set(&udmabuf_stats.awaiting, udmabuf_awaiting);
+	spin_unlock(&udmabuf_mms_lock);
+}
 
 static bool udmabuf_vma_same(const struct udmabuf_vma *a,
 			     const struct vm_area_struct *vma)
@@ -187,7 +236,13 @@ static struct mmu_notifier *udmabuf_mn_alloc(struct mm_struct *mm)
 
 static void udmabuf_mn_free(struct mmu_notifier *mn)
 {
-	kfree(container_of(mn, struct udmabuf_mm, mn));
+	struct udmabuf_mm *um = container_of(mn, struct udmabuf_mm, mn);
+
+	spin_lock(&udmabuf_mms_lock);
+	if (um->listed)
+		list_del(&um->node);
+	spin_unlock(&udmabuf_mms_lock);
+	kfree(um);
 }
 
 static const struct mmu_notifier_ops udmabuf_mn_ops = {
@@ -249,6 +304,15 @@ void udmabuf_subscribe(struct udmabuf *buf)
 		return;
 	}
 	buf->um = container_of(mn, struct udmabuf_mm, mn);
+	/* A new subscription's updates run until it joins the list. */
+	spin_lock(&udmabuf_mms_lock);
+	if (!buf->um->listed) {
+		list_add(&buf->um->node, &udmabuf_mms);
+		buf->um->listed = true;
+		if (!udmabuf_awaiting)
+			mmu_notifier_update_pause(mn);
+	}
+	spin_unlock(&udmabuf_mms_lock);
 	udmabuf_mm_learn_buf(buf->um, buf);
 }
 

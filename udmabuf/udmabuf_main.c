@@ -67,6 +67,9 @@ static int udmabuf_stats_show(struct seq_file *m, void *unused)
 		   atomic_long_read(&udmabuf_stats.resyncs));
 	seq_printf(m, "no_subscription %ld\n",
 		   atomic_long_read(&udmabuf_stats.no_subscription));
+	seq_printf(m, "update_resumes %ld\nawaiting %ld\n",
+		   atomic_long_read(&udmabuf_stats.update_resumes),
+		   atomic_long_read(&udmabuf_stats.awaiting));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(udmabuf_stats);

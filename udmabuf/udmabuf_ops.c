@@ -352,6 +352,7 @@ static void udmabuf_free(struct kref *ref)
 	for (i = 0; i < buf->nr_segs; i++)
 		if (buf->segs[i].memfd)
 			fput(buf->segs[i].memfd);
+	udmabuf_await_drop(buf);
 	kvfree(buf->pages);
 	kfree(buf->segs);
 	if (buf->inode)
