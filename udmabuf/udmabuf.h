@@ -176,6 +176,8 @@ void udmabuf_index_del(struct udmabuf *buf);
 #define UDMABUF_HINT_GONE	ULONG_MAX
 bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 			pgoff_t hi, unsigned long pfn);
+bool udmabuf_index_may_cover(struct address_space *mapping, pgoff_t lo,
+			     pgoff_t hi);
 void udmabuf_index_exit(void);
 
 /* udmabuf_hint.c */

@@ -174,51 +174,95 @@ static void udmabuf_mn_update(struct mmu_notifier *mn,
 		udmabuf_mm_learn(um, vma);
 }
 
-/* The memfd pages one learned mapping has in [@start, @end). */
+/* The memfd pages that learned mapping @v has in [@start, @end). */
 struct udmabuf_span {
 	struct address_space *mapping;
 	pgoff_t lo, hi;
 };
 
+static __always_inline bool udmabuf_vma_span(const struct udmabuf_vma *v,
+					     unsigned long start,
+					     unsigned long end,
+					     struct udmabuf_span *span)
+{
+	unsigned long s = max(start, v->start);
+	unsigned long e = min(end, v->end);
+
+	if (s >= e)
+		return false;
+	span->mapping = v->mapping;
+	span->lo = v->pgoff + ((s - v->start) >> PAGE_SHIFT);
+	span->hi = v->pgoff + ((e - v->start + PAGE_SIZE - 1) >> PAGE_SHIFT);
+	return true;
+}
+
+/*
+ * Pages that some buffer may cover are being removed: hint each span.  The
+ * spans are copied out of the seqcount section, which may be retried,
+ * because a hint has side effects.
+ */
+static noinline void udmabuf_mn_clear_hint(struct udmabuf_mm *um,
+					   const struct mmu_notifier_range *r)
+{
+	struct udmabuf_span span[UDMABUF_MM_VMAS] __uninitialized;
+	unsigned int i, n, seq;
+
+	do {
+		seq = read_seqcount_begin(&um->seq);
+		for (i = 0, n = 0; i < READ_ONCE(um->nr_vmas); i++)
+			if (udmabuf_vma_span(&um->vmas[i], r->start, r->end,
+					     &span[n]))
+				n++;
+	} while (read_seqcount_retry(&um->seq, seq));
+	/* Does not sleep: it only queues work. */
+	for (i = 0; i < n; i++)
+		udmabuf_index_hint(span[i].mapping, span[i].lo, span[i].hi,
+				   UDMABUF_HINT_GONE);
+}
+
+/*
+ * Might a buffer cover a page that a learned mapping has in [@start, @end)?
+ * A true answer, even from a section that a writer then retries, only sends
+ * the invalidation down udmabuf_mn_clear_hint(), which reads again.
+ */
+static __always_inline bool udmabuf_mn_may_cover(struct udmabuf_mm *um,
+						 unsigned long start,
+						 unsigned long end)
+{
+	struct udmabuf_span span;
+	unsigned int i, seq;
+
+	do {
+		seq = read_seqcount_begin(&um->seq);
+		for (i = 0; i < READ_ONCE(um->nr_vmas); i++)
+			if (udmabuf_vma_span(&um->vmas[i], start, end, &span) &&
+			    udmabuf_index_may_cover(span.mapping, span.lo,
+						    span.hi))
+				return true;
+	} while (read_seqcount_retry(&um->seq, seq));
+	return false;
+}
+
+/*
+ * Every invalidation of the mm comes here (MADV_DONTNEED of guest RAM,
+ * munmap, a punch anywhere): the common answer, no buffer covers any page
+ * of it, is a walk of the few learned mappings and one summary glance each.
+ * Only a clear removes pages: a punch, truncation, MADV_DONTNEED.
+ */
 static int udmabuf_mn_invalidate_start(struct mmu_notifier *mn,
 				       const struct mmu_notifier_range *range)
 {
 	struct udmabuf_mm *um = container_of(mn, struct udmabuf_mm, mn);
-	struct udmabuf_span span[UDMABUF_MM_VMAS] __uninitialized;
-	unsigned int i, n, seq;
 
 	if (!READ_ONCE(um->nr_vmas))
 		return 0;
-	if (range->event == MMU_NOTIFY_UNMAP) {
+	if (likely(range->event == MMU_NOTIFY_CLEAR)) {
+		if (READ_ONCE(udmabuf_follow_hints) &&
+		    udmabuf_mn_may_cover(um, range->start, range->end))
+			udmabuf_mn_clear_hint(um, range);
+	} else if (range->event == MMU_NOTIFY_UNMAP) {
 		udmabuf_mm_forget(um, range->start, range->end);
-		return 0;
 	}
-	/* Only a clear removes pages: a punch, truncation, MADV_DONTNEED. */
-	if (range->event != MMU_NOTIFY_CLEAR ||
-	    !READ_ONCE(udmabuf_follow_hints))
-		return 0;
-
-	do {
-		seq = read_seqcount_begin(&um->seq);
-		for (i = 0, n = 0; i < READ_ONCE(um->nr_vmas); i++) {
-			const struct udmabuf_vma *v = &um->vmas[i];
-			unsigned long s = max(range->start, v->start);
-			unsigned long e = min(range->end, v->end);
-
-			if (s >= e)
-				continue;
-			span[n].mapping = v->mapping;
-			span[n].lo = v->pgoff + ((s - v->start) >> PAGE_SHIFT);
-			span[n].hi = v->pgoff +
-				     ((e - v->start + PAGE_SIZE - 1) >>
-				      PAGE_SHIFT);
-			n++;
-		}
-	} while (read_seqcount_retry(&um->seq, seq));
-	/* Does not sleep: it only queues the follow work. */
-	for (i = 0; i < n; i++)
-		udmabuf_index_hint(span[i].mapping, span[i].lo, span[i].hi,
-				   UDMABUF_HINT_GONE);
 	return 0;
 }
 

@@ -240,6 +240,13 @@ static void udmabuf_summary_del(struct udmabuf_file *f, pgoff_t lo,
 static __always_inline bool udmabuf_summary_any(struct udmabuf_file *f,
 						pgoff_t lo, pgoff_t hi)
 {
+	/* One page, the common hint: one bit. */
+	if (hi - lo == 1 && lo < UDMABUF_SUMMARY_END) {
+		struct udmabuf_chunk *ch = udmabuf_chunk(f, lo);
+
+		return ch && test_bit(lo & (UDMABUF_CHUNK_PAGES - 1),
+				      ch->bits);
+	}
 	while (lo < hi) {
 		struct udmabuf_chunk *ch;
 		pgoff_t end;
@@ -575,6 +582,31 @@ bool udmabuf_index_hint(struct address_space *mapping, pgoff_t lo,
 		return false;
 	}
 	return udmabuf_index_hint_covered(f, lo, hi, pfn);
+}
+
+/**
+ * udmabuf_index_may_cover - might a segment cover a page of a memfd range?
+ * @mapping: the memfd's mapping
+ * @lo: first memfd page
+ * @hi: end of the range (exclusive)
+ *
+ * The cheap first half of udmabuf_index_hint(), without side effects: a
+ * hash lookup and a glance at the summary.  A true answer may be wrong
+ * (beyond the summary, or racing with a removal), a false one is not.
+ *
+ * Context: any, does not sleep.
+ */
+bool udmabuf_index_may_cover(struct address_space *mapping, pgoff_t lo,
+			     pgoff_t hi)
+{
+	struct udmabuf_file *f;
+	bool ret;
+
+	rcu_read_lock();
+	f = udmabuf_file_find(mapping);
+	ret = f && udmabuf_summary_any(f, lo, hi);
+	rcu_read_unlock();
+	return ret;
 }
 
 void udmabuf_index_exit(void)
