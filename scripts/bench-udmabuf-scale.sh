@@ -85,7 +85,8 @@ fi
 wall=$(( $(date +%s) - start ))
 
 # get RAW KEY N FIELD: the value after FIELD on the line of KEY for N buffers
-# (N may be bare-inval, bare-update or bare-interval, the --notifier children)
+# (N may be bare-inval, bare-update, bare-interval or bare-paused, the
+# --notifier children)
 get() {
 	awk -v k="$2" -v n="$3" -v f="$4" '$1 == k && $2 == "bufs" && $3 == n {
 		for (i = 4; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' \
@@ -154,7 +155,7 @@ dn_pages=$(need patched dontneed 0 pages)
 	table dontneed 0.95 1 256
 	echo "   floor (info, patched kernel): no udmabuf, a bare mmu notifier in the mm"
 	echo "   whose callbacks return at once; ratio to N = 0 of the same run"
-	for b in inval update interval; do
+	for b in inval update paused interval; do
 		p=$(need patched dontneed bare-$b per_sec)
 		pr=$(need patched dontneed bare-$b ratio)
 		range="$(need patched dontneed bare-$b round_ratio_min)"
@@ -162,8 +163,10 @@ dn_pages=$(need patched dontneed 0 pages)
 		printf '   %-12s %12s %7s %15s\n' "bare-$b" "$p" "$pr" "$range"
 	done
 	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier);"
-	echo "   bare-update: with an update op too.  Subscribers of these shapes can do"
-	echo "   no better than these ratios, whatever their callbacks do."
+	echo "   bare-update: with an update op too; bare-paused: the same with its updates"
+	echo "   paused, as udmabuf's are while no buffer awaits a refault.  Subscribers"
+	echo "   of these shapes can do no better than these ratios, whatever their"
+	echo "   callbacks do."
 	echo "   bare-interval: instead, an interval notifier with an update op on a page"
 	echo "   the loop never touches (its callbacks are never called; faults still"
 	echo "   record updates for the tree, invalidations look it up under a lock)."
