@@ -16,6 +16,8 @@
  *    it is clear again once the hint was looked at.
  *  - A punched page that is never refaulted keeps it set until the buffer
  *    is closed.
+ *  - Unmapping pages of the creator's mapping around the buffer's page
+ *    keeps the rest of the mapping known to the driver.
  *
  * Every wait is bounded (WAIT_MS).
  */
@@ -164,6 +166,23 @@ TEST_F(await, unrefaulted_hole_awaits_until_the_buffer_closes)
 	self->dbuf = -1;
 	ASSERT_EQ(0, wait_flag(self->muc, 0));
 	ASSERT_EQ(0, stat_of("awaiting"));
+}
+
+/*
+ * Unmapping a page of the creator's mapping keeps the rest of it learned:
+ * a punch under the buffer through it still resumes the updates (with
+ * them paused, nothing would learn the mapping again).
+ */
+TEST_F(await, partial_munmap_keeps_the_mapping_learned)
+{
+	ASSERT_EQ(0, munmap((char *)self->mem + (COVERED + 2) * PS, PS));
+	ASSERT_EQ(0, munmap((char *)self->mem, PS));
+	ASSERT_EQ(0, ub_punch(self->memfd, COVERED * PS, PS));
+	ASSERT_EQ(1, ioctl(self->muc, MUC_IOC_HAS_UPDATE));
+	ASSERT_EQ(1, stat_of("awaiting"));
+	ub_fill(self->mem, COVERED, 1, 3);
+	ASSERT_EQ(0, wait_flag(self->muc, 0));
+	ASSERT_EQ(ub_tag(COVERED, 3), vmap_word(self->dbuf));
 }
 
 /* A lazy access that fills the hole ends the wait as well. */

@@ -78,7 +78,7 @@ static unsigned long udmabuf_awaiting;	/* buffers awaiting refaults */
  * the last one to stop pauses them.  Without a buffer awaiting, no update
  * could change a buffer: its pages are still the page cache's.
  *
- * Context: any context that may take a spinlock.
+ * Context: process or softirq context, including mmu notifier callbacks.
  */
 void udmabuf_updates_want(bool want)
 {
@@ -139,7 +139,14 @@ static void udmabuf_mm_learn(struct udmabuf_mm *um,
 	spin_unlock(&um->lock);
 }
 
-/* Forget the mappings that [@start, @end) overlaps: they are going away. */
+/*
+ * [@start, @end) is being unmapped: forget that part of the mappings it
+ * overlaps.  The rest of such a mapping still maps the same memfd pages at
+ * the same addresses (munmap() or mremap() of a part of it), and is kept:
+ * while updates are paused nothing would learn it again before the mm
+ * creates another buffer.  Splitting one in two takes a free slot; without
+ * one, the tail is forgotten.
+ */
 static void udmabuf_mm_forget(struct udmabuf_mm *um, unsigned long start,
 			      unsigned long end)
 {
@@ -148,10 +155,30 @@ static void udmabuf_mm_forget(struct udmabuf_mm *um, unsigned long start,
 	spin_lock(&um->lock);
 	write_seqcount_begin(&um->seq);
 	while (i < um->nr_vmas) {
-		if (um->vmas[i].start < end && start < um->vmas[i].end)
-			um->vmas[i] = um->vmas[--um->nr_vmas];
-		else
+		struct udmabuf_vma *v = &um->vmas[i];
+
+		if (v->start >= end || start >= v->end) {
 			i++;
+			continue;
+		}
+		if (start > v->start && end < v->end &&
+		    um->nr_vmas < UDMABUF_MM_VMAS) {
+			struct udmabuf_vma *tail = &um->vmas[um->nr_vmas++];
+
+			*tail = *v;
+			tail->pgoff += (end - v->start) >> PAGE_SHIFT;
+			tail->start = end;
+		}
+		if (start > v->start) {
+			v->end = start;
+			i++;
+		} else if (end < v->end) {
+			v->pgoff += (end - v->start) >> PAGE_SHIFT;
+			v->start = end;
+			i++;
+		} else {
+			*v = um->vmas[--um->nr_vmas];
+		}
 	}
 	um->next = 0;
 	write_seqcount_end(&um->seq);
