@@ -115,10 +115,13 @@ struct udmabuf {
 	wait_queue_head_t hint_wq;
 	/* Follow work: the buffer pages hints said may have changed. */
 	struct delayed_work follow_work;
-	spinlock_t pending_lock;	/* protects @pending_*, @gone_*, @await_* */
+	/* Protects @pending_*, @gone_*, @await_* and @follow_stopped. */
+	spinlock_t pending_lock;
 	pgoff_t pending_lo, pending_hi;
 	unsigned int pending_flags;	/* UDMABUF_LATER_* */
 	unsigned int pending_tries;	/* left for invalidation hints */
+	bool gone_working;		/* the work acts on such a hint */
+	bool follow_stopped;		/* released: queue no more work */
 	/*
 	 * The buffer pages whose folio an invalidation hint said may have
 	 * left the page cache, and that may not be followed yet: the mms'

@@ -398,7 +398,20 @@ static void udmabuf_await_clear(struct udmabuf *buf)
 		return;
 	buf->await_lo = ULONG_MAX;
 	buf->await_hi = 0;
+	buf->await_gen++;
 	udmabuf_updates_want(false);
+}
+
+/*
+ * Is an invalidation hint still being acted on?  Its punch may not have
+ * truncated yet, so a settle now could stop awaiting pages that are about
+ * to go.  Under buf->pending_lock.
+ */
+static bool udmabuf_gone_busy(struct udmabuf *buf)
+{
+	lockdep_assert_held(&buf->pending_lock);
+	return buf->gone_task || buf->gone_working ||
+	       (buf->pending_flags & UDMABUF_LATER_GONE);
 }
 
 /**
@@ -421,7 +434,7 @@ void udmabuf_await_settle(struct udmabuf *buf)
 	lo = buf->await_lo;
 	hi = buf->await_hi;
 	gen = buf->await_gen;
-	if (buf->gone_task || (buf->pending_flags & UDMABUF_LATER_GONE))
+	if (udmabuf_gone_busy(buf))
 		hi = lo;
 	spin_unlock(&buf->pending_lock);
 	if (lo >= hi)
@@ -435,11 +448,15 @@ void udmabuf_await_settle(struct udmabuf *buf)
 	mutex_unlock(&buf->lock);
 
 	spin_lock(&buf->pending_lock);
-	/* A hint meanwhile: it settles after it is acted on. */
+	/*
+	 * A hint or another settle meanwhile: the range is not the one read.
+	 * The hint settles after it is acted on.
+	 */
 	if (buf->await_gen == gen) {
 		if (lo < hi) {
 			buf->await_lo = lo;
 			buf->await_hi = hi;
+			buf->await_gen++;
 		} else {
 			udmabuf_await_clear(buf);
 		}
@@ -457,9 +474,11 @@ void udmabuf_await_drop(struct udmabuf *buf)
 
 /*
  * Zap the pages of [@lo, @hi) whose folio left the page cache: an
- * invalidation hint said they might.  Return how many have not (yet).
+ * invalidation hint said they might.  Return how many have not (yet), and
+ * in @gone whether some have.
  */
-static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
+static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
+				bool *gone)
 {
 	pgoff_t pg, zlo = hi, zhi = lo, cached = 0;
 	struct udmabuf_seg *seg = NULL;
@@ -478,6 +497,7 @@ static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 		zhi = pg + 1;
 	}
 	mutex_unlock(&buf->lock);
+	*gone = zlo < zhi;
 	if (zlo < zhi) {
 		atomic_long_inc(&udmabuf_stats.inval_zaps);
 		udmabuf_zap(buf, zlo, zhi - zlo);
@@ -493,7 +513,8 @@ static void udmabuf_follow_work(struct work_struct *work)
 	struct udmabuf *buf = container_of(to_delayed_work(work),
 					   struct udmabuf, follow_work);
 	unsigned int flags, tries;
-	pgoff_t lo, hi;
+	pgoff_t lo, hi, cached;
+	bool gone;
 
 	spin_lock(&buf->pending_lock);
 	lo = buf->pending_lo;
@@ -503,6 +524,8 @@ static void udmabuf_follow_work(struct work_struct *work)
 	buf->pending_lo = ULONG_MAX;
 	buf->pending_hi = 0;
 	buf->pending_flags = 0;
+	/* Until it is known whether to look again. */
+	buf->gone_working = flags & UDMABUF_LATER_GONE;
 	spin_unlock(&buf->pending_lock);
 	/* Readers refault through the lazy path, which also fills holes. */
 	if (flags & UDMABUF_LATER_RESYNC)
@@ -516,15 +539,19 @@ static void udmabuf_follow_work(struct work_struct *work)
 	 * page cache, look again a jiffy later.  An invalidation that removes
 	 * nothing (MADV_DONTNEED, munmap) gives up after a few tries.
 	 */
-	if ((flags & UDMABUF_LATER_GONE) && udmabuf_zap_gone(buf, lo, hi) &&
-	    tries) {
+	if (flags & UDMABUF_LATER_GONE) {
+		cached = udmabuf_zap_gone(buf, lo, hi, &gone);
 		spin_lock(&buf->pending_lock);
-		buf->pending_lo = min(buf->pending_lo, lo);
-		buf->pending_hi = max(buf->pending_hi, hi);
-		buf->pending_flags |= UDMABUF_LATER_GONE;
-		buf->pending_tries = tries - 1;
+		if (cached && tries) {
+			buf->pending_lo = min(buf->pending_lo, lo);
+			buf->pending_hi = max(buf->pending_hi, hi);
+			buf->pending_flags |= UDMABUF_LATER_GONE;
+			buf->pending_tries = tries - 1;
+		}
+		buf->gone_working = false;
 		spin_unlock(&buf->pending_lock);
-		queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
+		if (cached && tries)
+			queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 	}
 	/* Failures are left to the lazy path. */
 	udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
@@ -541,6 +568,7 @@ static atomic_t udmabuf_gone_pending = ATOMIC_INIT(0);
 static void udmabuf_gone_twork(struct callback_head *twork)
 {
 	struct udmabuf *buf = container_of(twork, struct udmabuf, gone_twork);
+	bool gone = false;
 	pgoff_t lo, hi;
 
 	spin_lock(&buf->pending_lock);
@@ -551,12 +579,37 @@ static void udmabuf_gone_twork(struct callback_head *twork)
 	buf->gone_task = NULL;
 	spin_unlock(&buf->pending_lock);
 	if (lo < hi)
-		udmabuf_zap_gone(buf, lo, hi);
-	/* The punch is over: what is not stale now needs no refault. */
+		udmabuf_zap_gone(buf, lo, hi, &gone);
+	/*
+	 * The punch is over: what is not stale now needs no refault.  One
+	 * that landed before the updates were resumed was not heard: the
+	 * follow work picks it up from the page cache.
+	 */
 	udmabuf_await_settle(buf);
+	if (gone)
+		udmabuf_follow_later(buf, lo, hi, 0);
 	udmabuf_put(buf);
 	if (atomic_dec_and_test(&udmabuf_gone_pending))
 		wake_up_var(&udmabuf_gone_pending);
+}
+
+/*
+ * Merge [@lo, @hi) and @flags into what the follow work is to do, under
+ * buf->pending_lock.  Return false once the buffer stopped following (the
+ * task work of a punch may run after release began): nothing to queue.
+ */
+static bool udmabuf_later_locked(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
+				 unsigned int flags)
+{
+	lockdep_assert_held(&buf->pending_lock);
+	if (buf->follow_stopped)
+		return false;
+	buf->pending_lo = min(buf->pending_lo, lo);
+	buf->pending_hi = max(buf->pending_hi, hi);
+	buf->pending_flags |= flags;
+	if (flags & UDMABUF_LATER_GONE)
+		buf->pending_tries = UDMABUF_GONE_TRIES;
+	return true;
 }
 
 /**
@@ -582,20 +635,23 @@ static void udmabuf_gone_twork(struct callback_head *twork)
  */
 void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 {
-	bool queue = false, mine;
+	bool queue = false, later = false;
 
 	spin_lock(&buf->pending_lock);
 	/* Before the punch truncates: the refault may follow at once. */
 	udmabuf_await(buf, lo, hi);
 	buf->gone_lo = min(buf->gone_lo, lo);
 	buf->gone_hi = max(buf->gone_hi, hi);
-	mine = buf->gone_task == current;
-	if (!buf->gone_task &&
-	    !(current->flags & (PF_KTHREAD | PF_USER_WORKER | PF_EXITING |
-				PF_MEMALLOC))) {
+	if (buf->gone_task == current) {
+		/* Merged into the task work queued already. */
+	} else if (!buf->gone_task &&
+		   !(current->flags & (PF_KTHREAD | PF_USER_WORKER |
+				       PF_EXITING | PF_MEMALLOC))) {
 		buf->gone_task = current;
 		queue = true;
-		mine = true;
+	} else {
+		/* In the same section as the await: see udmabuf_gone_busy(). */
+		later = udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE);
 	}
 	spin_unlock(&buf->pending_lock);
 	if (queue) {
@@ -606,14 +662,14 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 			return;
 		spin_lock(&buf->pending_lock);
 		buf->gone_task = NULL;
+		later = udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE);
 		spin_unlock(&buf->pending_lock);
 		atomic_dec(&udmabuf_gone_pending);
 		/* Not the last one: release waits for the index's lock. */
 		udmabuf_put(buf);
-		mine = false;
 	}
-	if (!mine)
-		udmabuf_follow_later(buf, lo, hi, UDMABUF_LATER_GONE);
+	if (later)
+		queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 }
 
 /**
@@ -629,12 +685,10 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 			  unsigned int flags)
 {
+	bool queue;
+
 	spin_lock(&buf->pending_lock);
-	buf->pending_lo = min(buf->pending_lo, lo);
-	buf->pending_hi = max(buf->pending_hi, hi);
-	buf->pending_flags |= flags;
-	if (flags & UDMABUF_LATER_GONE)
-		buf->pending_tries = UDMABUF_GONE_TRIES;
+	queue = udmabuf_later_locked(buf, lo, hi, flags);
 	spin_unlock(&buf->pending_lock);
 	/*
 	 * A jiffy later: a refill faults page after page, and waking the work
@@ -642,8 +696,9 @@ void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 	 * were zapped already; only importers hear a jiffy later.  A bit test
 	 * when already queued.
 	 */
-	queue_delayed_work(udmabuf_wq, &buf->follow_work,
-			   flags & UDMABUF_LATER_RESYNC ? 0 : 1);
+	if (queue)
+		queue_delayed_work(udmabuf_wq, &buf->follow_work,
+				   flags & UDMABUF_LATER_RESYNC ? 0 : 1);
 }
 
 void udmabuf_follow_init(struct udmabuf *buf)
@@ -655,9 +710,13 @@ void udmabuf_follow_init(struct udmabuf *buf)
 	buf->await_lo = ULONG_MAX;
 }
 
-/* Once nothing can queue the work any more (release). */
+/* Once hints can no longer find the buffer (release). */
 void udmabuf_follow_stop(struct udmabuf *buf)
 {
+	/* The task work of a punch may still run: it queues nothing now. */
+	spin_lock(&buf->pending_lock);
+	buf->follow_stopped = true;
+	spin_unlock(&buf->pending_lock);
 	cancel_delayed_work_sync(&buf->follow_work);
 }
 
