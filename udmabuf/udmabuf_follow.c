@@ -414,6 +414,9 @@ static bool udmabuf_gone_busy(struct udmabuf *buf)
 	       (buf->pending_flags & UDMABUF_LATER_GONE);
 }
 
+/* Scans a settle makes at most while other settles or hints race with it. */
+#define UDMABUF_SETTLE_TRIES	4
+
 /**
  * udmabuf_await_settle - narrow the pages a buffer awaits to the stale ones
  * @buf: the buffer
@@ -426,10 +429,13 @@ static bool udmabuf_gone_busy(struct udmabuf *buf)
  */
 void udmabuf_await_settle(struct udmabuf *buf)
 {
-	struct udmabuf_seg *seg = NULL;
+	unsigned int tries = UDMABUF_SETTLE_TRIES;
+	struct udmabuf_seg *seg;
 	unsigned long gen;
 	pgoff_t lo, hi;
 
+again:
+	seg = NULL;
 	spin_lock(&buf->pending_lock);
 	lo = buf->await_lo;
 	hi = buf->await_hi;
@@ -460,6 +466,10 @@ void udmabuf_await_settle(struct udmabuf *buf)
 		} else {
 			udmabuf_await_clear(buf);
 		}
+	} else if (--tries) {
+		/* Another settle's result may be older than this one's. */
+		spin_unlock(&buf->pending_lock);
+		goto again;
 	}
 	spin_unlock(&buf->pending_lock);
 }
@@ -508,6 +518,31 @@ static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 /* Jiffies an invalidation hint waits at most for its truncation. */
 #define UDMABUF_GONE_TRIES	16
 
+/*
+ * Merge [@lo, @hi) and @flags into what the follow work is to do, under
+ * buf->pending_lock.  Return false once the buffer stopped following (the
+ * task work of a punch may run after release began): nothing to queue.
+ */
+static bool udmabuf_later_locked(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
+				 unsigned int flags)
+{
+	lockdep_assert_held(&buf->pending_lock);
+	if (buf->follow_stopped)
+		return false;
+	/*
+	 * The last unpin: hints were dropped while pinned, so the pages that
+	 * left meanwhile are awaited until the work's settle finds them.
+	 */
+	if (flags & UDMABUF_LATER_RESYNC)
+		udmabuf_await(buf, lo, hi);
+	buf->pending_lo = min(buf->pending_lo, lo);
+	buf->pending_hi = max(buf->pending_hi, hi);
+	buf->pending_flags |= flags;
+	if (flags & UDMABUF_LATER_GONE)
+		buf->pending_tries = UDMABUF_GONE_TRIES;
+	return true;
+}
+
 static void udmabuf_follow_work(struct work_struct *work)
 {
 	struct udmabuf *buf = container_of(to_delayed_work(work),
@@ -542,16 +577,13 @@ static void udmabuf_follow_work(struct work_struct *work)
 	if (flags & UDMABUF_LATER_GONE) {
 		cached = udmabuf_zap_gone(buf, lo, hi, &gone);
 		spin_lock(&buf->pending_lock);
-		if (cached && tries) {
-			buf->pending_lo = min(buf->pending_lo, lo);
-			buf->pending_hi = max(buf->pending_hi, hi);
-			buf->pending_flags |= UDMABUF_LATER_GONE;
+		if (cached && tries &&
+		    udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE)) {
 			buf->pending_tries = tries - 1;
+			queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 		}
 		buf->gone_working = false;
 		spin_unlock(&buf->pending_lock);
-		if (cached && tries)
-			queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 	}
 	/* Failures are left to the lazy path. */
 	udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
@@ -593,25 +625,6 @@ static void udmabuf_gone_twork(struct callback_head *twork)
 		wake_up_var(&udmabuf_gone_pending);
 }
 
-/*
- * Merge [@lo, @hi) and @flags into what the follow work is to do, under
- * buf->pending_lock.  Return false once the buffer stopped following (the
- * task work of a punch may run after release began): nothing to queue.
- */
-static bool udmabuf_later_locked(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
-				 unsigned int flags)
-{
-	lockdep_assert_held(&buf->pending_lock);
-	if (buf->follow_stopped)
-		return false;
-	buf->pending_lo = min(buf->pending_lo, lo);
-	buf->pending_hi = max(buf->pending_hi, hi);
-	buf->pending_flags |= flags;
-	if (flags & UDMABUF_LATER_GONE)
-		buf->pending_tries = UDMABUF_GONE_TRIES;
-	return true;
-}
-
 /**
  * udmabuf_follow_gone - act on an invalidation hint for buffer pages
  * @buf: the buffer, in the index
@@ -635,7 +648,7 @@ static bool udmabuf_later_locked(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
  */
 void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 {
-	bool queue = false, later = false;
+	bool queue = false;
 
 	spin_lock(&buf->pending_lock);
 	/* Before the punch truncates: the refault may follow at once. */
@@ -649,9 +662,9 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 				       PF_EXITING | PF_MEMALLOC))) {
 		buf->gone_task = current;
 		queue = true;
-	} else {
+	} else if (udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE)) {
 		/* In the same section as the await: see udmabuf_gone_busy(). */
-		later = udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE);
+		queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 	}
 	spin_unlock(&buf->pending_lock);
 	if (queue) {
@@ -662,14 +675,13 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 			return;
 		spin_lock(&buf->pending_lock);
 		buf->gone_task = NULL;
-		later = udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE);
+		if (udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE))
+			queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 		spin_unlock(&buf->pending_lock);
 		atomic_dec(&udmabuf_gone_pending);
 		/* Not the last one: release waits for the index's lock. */
 		udmabuf_put(buf);
 	}
-	if (later)
-		queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 }
 
 /**
@@ -685,20 +697,19 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 			  unsigned int flags)
 {
-	bool queue;
-
 	spin_lock(&buf->pending_lock);
-	queue = udmabuf_later_locked(buf, lo, hi, flags);
-	spin_unlock(&buf->pending_lock);
 	/*
 	 * A jiffy later: a refill faults page after page, and waking the work
 	 * for each would switch to it and back on every fault.  The CPU mmaps
 	 * were zapped already; only importers hear a jiffy later.  A bit test
-	 * when already queued.
+	 * when already queued.  Queued under the lock, so that it is never
+	 * queued after udmabuf_follow_stop() (the task work of a punch may
+	 * hold the last reference).
 	 */
-	if (queue)
+	if (udmabuf_later_locked(buf, lo, hi, flags))
 		queue_delayed_work(udmabuf_wq, &buf->follow_work,
 				   flags & UDMABUF_LATER_RESYNC ? 0 : 1);
+	spin_unlock(&buf->pending_lock);
 }
 
 void udmabuf_follow_init(struct udmabuf *buf)
