@@ -188,6 +188,27 @@ static pgoff_t udmabuf_cached(struct file *memfd, pgoff_t idx, pgoff_t nr)
 }
 
 /*
+ * How many pages from memfd index @idx on are holes in the page cache
+ * (<= @nr), as udmabuf_cached() sees them: one search for the next folio.
+ */
+static pgoff_t udmabuf_holes(struct file *memfd, pgoff_t idx, pgoff_t nr)
+{
+	XA_STATE(xas, &memfd->f_mapping->i_pages, idx);
+	pgoff_t found = idx + nr;
+	void *entry;
+
+	rcu_read_lock();
+	xas_for_each(&xas, entry, idx + nr - 1) {
+		if (xas_retry(&xas, entry) || xa_is_value(entry))
+			continue;
+		found = max(xas.xa_index, idx);
+		break;
+	}
+	rcu_read_unlock();
+	return found - idx;
+}
+
+/*
  * Pin what the page cache holds for buffer pages [@pg, @pg + @run) of @seg
  * and swap it in where the buffer page is still stale and the fresh folio
  * is still cached.  The second check orders this swap against a later
@@ -247,8 +268,16 @@ free_fresh:
 }
 
 /*
+ * Stale pages taken in one go: a follow consumes what it found before it
+ * looks again, so this bounds the scans to a multiple of the pages looked
+ * at, the time under buf->lock, and the array of fresh pages.
+ */
+#define UDMABUF_RUN_MAX		512
+
+/*
  * The first stale page in [@pg, @end) and the run of stale pages from it
- * within its segment, under buf->lock.  Returns @end if there is none.
+ * within its segment (at most UDMABUF_RUN_MAX), under buf->lock.  Returns
+ * @end if there is none.
  */
 static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
 				  pgoff_t end, struct udmabuf_seg **segp,
@@ -268,7 +297,8 @@ static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
 	}
 	if (pg == end)
 		return end;
-	for (run = 1; pg + run < end && pg + run - seg->start < seg->nr &&
+	for (run = 1; run < UDMABUF_RUN_MAX && pg + run < end &&
+	     pg + run - seg->start < seg->nr &&
 	     udmabuf_page_stale(seg, &buf->pages[pg + run],
 				udmabuf_seg_first(seg) +
 				(pg + run - seg->start)); run++)
@@ -336,7 +366,10 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 							run);
 
 			if (!cached) {
-				pg++;
+				pg += max(udmabuf_holes(seg->memfd,
+							udmabuf_seg_first(seg) +
+							(pg - seg->start),
+							run), 1UL);
 				continue;
 			}
 			run = cached;
