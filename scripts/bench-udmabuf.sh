@@ -77,15 +77,18 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 	echo
 
 	echo "1. Punch and write-refault of a 256 MiB shmem memfd (65536 pages), best"
-	echo "   of 5 passes: faults/s of the refault, pages/s of punch + refault (the"
-	echo "   cycle: under a buffer the punched pages are freed by the refault); patched kernel"
+	echo "   of 5 passes: faults/s of the refault; pages/s of the cycle: punch,"
+	echo "   refault, then yield until the project udmabuf's follower awaits nothing"
+	echo "   (settle_ms; its follow work has then swapped in every refaulted page and"
+	echo "   freed the punched ones, which the buffer pinned); patched kernel"
 	n=$(need patched refault-nobuf faults_per_sec)
 	u=$(need patched refault-buf faults_per_sec)
 	r=$(awk -v n="$n" -v u="$u" 'BEGIN { printf "%.4f", u / n }')
 	cn=$(need patched refault-nobuf cycle_faults_per_sec)
 	cu=$(need patched refault-buf cycle_faults_per_sec)
 	cr=$(awk -v n="$cn" -v u="$cu" 'BEGIN { printf "%.4f", u / n }')
-	printf '   %-34s %10s %10s %12s\n' "" faults/s punch_ms "punch+fault/s"
+	printf '   %-34s %10s %10s %10s %10s\n' "" faults/s punch_ms settle_ms \
+		cycle/s
 	for row in "no udmabuf:patched refault-nobuf" \
 		   "project udmabuf:patched refault-buf" \
 		   "project, follow_faults=0 (info):patched refault-buf-nofollow" \
@@ -95,8 +98,9 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 		set -- ${row#*:}
 		v=$(get "$1" "$2" faults_per_sec)
 		[ -n "$v" ] || continue
-		printf '   %-34s %10s %10s %12s\n' "$label" "$v" \
+		printf '   %-34s %10s %10s %10s %10s\n' "$label" "$v" \
 			"$(get "$1" "$2" punch_ms)" \
+			"$(get "$1" "$2" settle_ms)" \
 			"$(get "$1" "$2" cycle_faults_per_sec)"
 	done
 	echo "   cycle ratio udmabuf/none $cr  target >= 0.90: $(verdict "$cr" 0.9 '>=')"

@@ -90,8 +90,8 @@ fi
 
 # 1. Refault of a punched 256 MiB memfd, without and with a udmabuf over it.
 bench warmup refault --mib 64 --reps 1 >/dev/null	# warm up
-bench refault-nobuf refault --mib 256
-bench refault-buf refault --mib 256 --udmabuf
+bench refault-nobuf refault --mib 256 --settle
+bench refault-buf refault --mib 256 --udmabuf --settle
 ff=/sys/module/udmabuf/parameters/follow_faults
 if [ -n "${1:-}" ]; then	# for the analysis: the update op called, not acted on
 	echo N > $ff || exit 1
