@@ -18,11 +18,15 @@
  *    is closed; a lazy access that fills the hole clears it.
  *  - Unmapping pages of the creator's mapping around the buffer's page
  *    keeps the rest of the mapping known to the driver.
+ *  - A punch while an importer pins the buffer is awaited all the same:
+ *    the buffer stays frozen, and the refault, heard or not during the
+ *    pin, is followed after the last unpin.
  *
  * Every wait is bounded (WAIT_MS).
  */
 #include "udmabuf_lib.h"
 #include "mmu_update_core/mmu_update_core.h"
+#include "udmabuf_importer/udmabuf_importer.h"
 
 #include <time.h>
 
@@ -199,6 +203,41 @@ TEST_F(await, lazy_fill_of_the_hole_pauses_again)
 	ASSERT_EQ(0, vmap_word(self->dbuf));
 	ASSERT_EQ(0, wait_flag(self->muc, 0));
 	ASSERT_EQ(0, stat_of("awaiting"));
+}
+
+/*
+ * The invalidation hint of a punch is not dropped while the buffer is
+ * pinned: if it were, a punch that spans the last unpin would leave no
+ * await behind, and its refault would go unheard.
+ */
+TEST_F(await, punch_while_pinned_awaits_through_the_unpin)
+{
+	struct udmabuf_importer_attach a = {
+		.fd = self->dbuf, .flags = UDMABUF_IMPORTER_ATTACH_DYNAMIC,
+	};
+	int imp, slot;
+
+	imp = open("/dev/udmabuf_importer", O_RDWR);
+	ASSERT_GE(imp, 0) TH_LOG("open /dev/udmabuf_importer: %s",
+				 strerror(errno));
+	slot = ioctl(imp, UDMABUF_IMPORTER_ATTACH, &a);
+	ASSERT_GE(slot, 0);
+	ASSERT_EQ(0, ioctl(imp, UDMABUF_IMPORTER_PIN, slot));
+
+	ASSERT_EQ(0, ub_punch(self->memfd, COVERED * PS, PS));
+	ASSERT_EQ(1, ioctl(self->muc, MUC_IOC_HAS_UPDATE));
+	ASSERT_EQ(1, stat_of("awaiting"));
+	ub_fill(self->mem, COVERED, 1, 3);
+	/* The follow work has had its chance: frozen, still awaiting. */
+	sleep_ms(200);
+	ASSERT_EQ(1, stat_of("awaiting"));
+	ASSERT_EQ(ub_tag(COVERED, 1), vmap_word(self->dbuf));
+
+	ASSERT_EQ(0, ioctl(imp, UDMABUF_IMPORTER_UNPIN, slot));
+	ASSERT_EQ(0, wait_flag(self->muc, 0));
+	ASSERT_EQ(0, stat_of("awaiting"));
+	ASSERT_EQ(ub_tag(COVERED, 3), vmap_word(self->dbuf));
+	close(imp);
 }
 
 TEST_HARNESS_MAIN

@@ -518,16 +518,19 @@ void udmabuf_await_drop(struct udmabuf *buf)
 /*
  * Zap the pages of [@lo, @hi) whose folio left the page cache: an
  * invalidation hint said they might.  Return how many have not (yet), and
- * in @gone whether some have.
+ * in @gone whether some have.  While the buffer is pinned its CPU mmaps
+ * show the pinned pages: nothing is zapped, but the answer is the same.
  */
 static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 				bool *gone)
 {
 	pgoff_t pg, zlo = hi, zhi = lo, cached = 0;
 	struct udmabuf_seg *seg = NULL;
+	bool pinned;
 
 	mutex_lock(&buf->lock);
-	for (pg = lo; pg < hi && !buf->pinned; pg++) {
+	pinned = buf->pinned;
+	for (pg = lo; pg < hi; pg++) {
 		if (!seg || pg - seg->start >= seg->nr)
 			seg = udmabuf_seg_of(buf, pg);
 		if (!udmabuf_page_stale(seg, &buf->pages[pg],
@@ -541,7 +544,7 @@ static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 	}
 	mutex_unlock(&buf->lock);
 	*gone = zlo < zhi;
-	if (zlo < zhi) {
+	if (zlo < zhi && !pinned) {
 		atomic_long_inc(&udmabuf_stats.inval_zaps);
 		udmabuf_zap(buf, zlo, zhi - zlo);
 	}

@@ -426,19 +426,21 @@ static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
 	pgoff_t plo = seg->start + (s - first), phi = seg->start + (e - first);
 	pgoff_t idx;
 
-	/* Frozen while pinned; the last unpin catches up. */
-	if (READ_ONCE(buf->pinned))
-		return false;
 	/*
 	 * An invalidation comes before the truncation it may be part of, and
 	 * from inside the mmu notifier, where zapping (which invalidates
-	 * other mms) must not nest: zap what left later.
+	 * other mms) must not nest: zap what left later.  Also while the
+	 * buffer is pinned: the pages that leave meanwhile must be awaited,
+	 * or a refault after the last unpin would go unheard.
 	 */
 	if (pfn == UDMABUF_HINT_GONE) {
 		atomic_long_inc(&udmabuf_stats.inval_hints);
 		udmabuf_follow_gone(buf, plo, phi);
 		return false;
 	}
+	/* Frozen while pinned; the last unpin catches up. */
+	if (READ_ONCE(buf->pinned))
+		return false;
 	plo = ULONG_MAX;
 	phi = 0;
 	for (idx = s; idx < e; idx++) {
