@@ -112,7 +112,6 @@ struct udmabuf {
 	struct udmabuf_seg *segs;
 	/* Hints in flight that found the buffer; release waits for them. */
 	atomic_t hinting;
-	wait_queue_head_t hint_wq;
 	/* Follow work: the buffer pages hints said may have changed. */
 	struct delayed_work follow_work;
 	/* Protects @pending_*, @gone_*, @await_* and @follow_stopped. */
@@ -128,7 +127,7 @@ struct udmabuf {
 	 * updates run while some buffer has any (udmabuf_await()).
 	 */
 	pgoff_t await_lo, await_hi;
-	unsigned long await_gen;	/* bumped by every such hint */
+	unsigned long await_gen;	/* bumped by every write of them */
 	/* Task work zapping what invalidations removed, see follow_gone. */
 	struct callback_head gone_twork;
 	struct task_struct *gone_task;	/* the task it is queued on */

@@ -585,7 +585,7 @@ static void udmabuf_follow_work(struct work_struct *work)
 					   struct udmabuf, follow_work);
 	unsigned int flags, tries;
 	pgoff_t lo, hi, cached;
-	bool gone;
+	bool gone, fresh;
 
 	spin_lock(&buf->pending_lock);
 	lo = buf->pending_lo;
@@ -613,9 +613,12 @@ static void udmabuf_follow_work(struct work_struct *work)
 	if (flags & UDMABUF_LATER_GONE) {
 		cached = udmabuf_zap_gone(buf, lo, hi, &gone);
 		spin_lock(&buf->pending_lock);
+		/* A hint meanwhile gave its punch tries of its own. */
+		fresh = buf->pending_flags & UDMABUF_LATER_GONE;
 		if (cached && tries &&
 		    udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE)) {
-			buf->pending_tries = tries - 1;
+			if (!fresh)
+				buf->pending_tries = tries - 1;
 			queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 		}
 		buf->gone_working = false;
@@ -714,7 +717,8 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 		if (udmabuf_later_locked(buf, lo, hi, UDMABUF_LATER_GONE))
 			queue_delayed_work(udmabuf_wq, &buf->follow_work, 1);
 		spin_unlock(&buf->pending_lock);
-		atomic_dec(&udmabuf_gone_pending);
+		if (atomic_dec_and_test(&udmabuf_gone_pending))
+			wake_up_var(&udmabuf_gone_pending);
 		/* Not the last one: release waits for the index's lock. */
 		udmabuf_put(buf);
 	}

@@ -78,7 +78,7 @@ static unsigned long udmabuf_awaiting;	/* buffers awaiting refaults */
  * the last one to stop pauses them.  Without a buffer awaiting, no update
  * could change a buffer: its pages are still the page cache's.
  *
- * Context: process or softirq context, including mmu notifier callbacks.
+ * Context: process context, including mmu notifier callbacks.
  */
 void udmabuf_updates_want(bool want)
 {
@@ -180,7 +180,6 @@ static void udmabuf_mm_forget(struct udmabuf_mm *um, unsigned long start,
 			*v = um->vmas[--um->nr_vmas];
 		}
 	}
-	um->next = 0;
 	write_seqcount_end(&um->seq);
 	spin_unlock(&um->lock);
 }
