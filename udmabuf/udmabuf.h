@@ -29,6 +29,7 @@
 #include <linux/kref.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
+#include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -128,6 +129,7 @@ struct udmabuf {
 	 */
 	pgoff_t await_lo, await_hi;
 	unsigned long await_gen;	/* bumped by every write of them */
+	seqcount_spinlock_t await_seq;	/* lockless readers of them */
 	/* Task work zapping what invalidations removed, see follow_gone. */
 	struct callback_head gone_twork;
 	struct task_struct *gone_task;	/* the task it is queued on */
@@ -198,6 +200,7 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 void udmabuf_follow_later(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 			  unsigned int flags);
 void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi);
+bool udmabuf_follow_coming(struct udmabuf *buf, pgoff_t lo, pgoff_t hi);
 void udmabuf_await_settle(struct udmabuf *buf);
 void udmabuf_await_drop(struct udmabuf *buf);
 void udmabuf_follow_init(struct udmabuf *buf);

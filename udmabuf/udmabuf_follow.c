@@ -268,23 +268,20 @@ free_fresh:
 }
 
 /*
- * Stale pages taken in one go: a follow consumes what it found before it
- * looks again, so this bounds the scans to a multiple of the pages looked
- * at, the time under buf->lock, and the array of fresh pages.
+ * Stale pages taken in one go: a follow consumes the run it found before it
+ * looks again, so the run scans stay linear in the pages looked at, and the
+ * array of fresh pages stays small.
  */
 #define UDMABUF_RUN_MAX		512
 
 /*
- * The first stale page in [@pg, @end) and the run of stale pages from it
- * within its segment (at most UDMABUF_RUN_MAX), under buf->lock.  Returns
- * @end if there is none.
+ * The first stale page in [@pg, @end), its segment in @segp.  Returns @end
+ * if there is none.  Under buf->lock.
  */
 static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
-				  pgoff_t end, struct udmabuf_seg **segp,
-				  pgoff_t *runp)
+				  pgoff_t end, struct udmabuf_seg **segp)
 {
 	struct udmabuf_seg *seg = NULL;
-	pgoff_t run;
 
 	lockdep_assert_held(&buf->lock);
 	for (; pg < end; pg++) {
@@ -295,17 +292,26 @@ static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
 				       (pg - seg->start)))
 			break;
 	}
-	if (pg == end)
-		return end;
-	for (run = 1; run < UDMABUF_RUN_MAX && pg + run < end &&
-	     pg + run - seg->start < seg->nr &&
+	*segp = seg;
+	return pg;
+}
+
+/*
+ * The run of stale pages from stale page @pg of @seg, at most @max (which
+ * stays within the segment).  Under buf->lock.
+ */
+static pgoff_t udmabuf_stale_run(struct udmabuf *buf, struct udmabuf_seg *seg,
+				 pgoff_t pg, pgoff_t max)
+{
+	pgoff_t run;
+
+	lockdep_assert_held(&buf->lock);
+	for (run = 1; run < max &&
 	     udmabuf_page_stale(seg, &buf->pages[pg + run],
 				udmabuf_seg_first(seg) +
 				(pg + run - seg->start)); run++)
 		;
-	*segp = seg;
-	*runp = run;
-	return pg;
+	return run;
 }
 
 /**
@@ -342,7 +348,7 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 	if (!(flags & UDMABUF_FOLLOW_RESV)) {
 		mutex_lock(&buf->lock);
 		pg = buf->pinned ? end :
-		     udmabuf_next_stale(buf, first, end, &seg, &run);
+		     udmabuf_next_stale(buf, first, end, &seg);
 		mutex_unlock(&buf->lock);
 		if (pg == end)
 			return 0;
@@ -351,28 +357,35 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		flags |= UDMABUF_FOLLOW_RESV;
 	}
 	while (pg < end) {
+		pgoff_t want = UDMABUF_RUN_MAX, holes = 0, idx, left;
+
 		mutex_lock(&buf->lock);
-		if (!buf->pinned)
-			pg = udmabuf_next_stale(buf, pg, end, &seg, &run);
-		else
-			pg = end;
+		pg = buf->pinned ? end : udmabuf_next_stale(buf, pg, end, &seg);
+		if (pg < end) {
+			idx = udmabuf_seg_first(seg) + (pg - seg->start);
+			left = min(end - pg, seg->nr - (pg - seg->start));
+			/*
+			 * Only what the page cache holds: over a hole a buffer
+			 * page is stale, and the whole hole (within the
+			 * segment) is skipped in one search.
+			 */
+			if (!(flags & UDMABUF_FOLLOW_HOLES)) {
+				want = udmabuf_cached(seg->memfd, idx,
+						      min(left, want));
+				if (!want)
+					holes = udmabuf_holes(seg->memfd, idx,
+							      left);
+			}
+			if (want)
+				run = udmabuf_stale_run(buf, seg, pg,
+							min(left, want));
+		}
 		mutex_unlock(&buf->lock);
 		if (pg == end)
 			break;
-		if (!(flags & UDMABUF_FOLLOW_HOLES)) {
-			pgoff_t cached = udmabuf_cached(seg->memfd,
-							udmabuf_seg_first(seg) +
-							(pg - seg->start),
-							run);
-
-			if (!cached) {
-				pg += max(udmabuf_holes(seg->memfd,
-							udmabuf_seg_first(seg) +
-							(pg - seg->start),
-							run), 1UL);
-				continue;
-			}
-			run = cached;
+		if (!want) {
+			pg += max(holes, 1UL);
+			continue;
 		}
 		done = udmabuf_follow_run(buf, seg, pg, run, &lo, &hi);
 		if (done < 0)
@@ -416,8 +429,10 @@ static void udmabuf_await(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 	bool first = buf->await_lo >= buf->await_hi;
 
 	lockdep_assert_held(&buf->pending_lock);
+	write_seqcount_begin(&buf->await_seq);
 	buf->await_lo = min(buf->await_lo, lo);
 	buf->await_hi = max(buf->await_hi, hi);
+	write_seqcount_end(&buf->await_seq);
 	buf->await_gen++;
 	if (first)
 		udmabuf_updates_want(true);
@@ -429,8 +444,10 @@ static void udmabuf_await_clear(struct udmabuf *buf)
 	lockdep_assert_held(&buf->pending_lock);
 	if (buf->await_lo >= buf->await_hi)
 		return;
+	write_seqcount_begin(&buf->await_seq);
 	buf->await_lo = ULONG_MAX;
 	buf->await_hi = 0;
+	write_seqcount_end(&buf->await_seq);
 	buf->await_gen++;
 	udmabuf_updates_want(false);
 }
@@ -493,8 +510,10 @@ again:
 	 */
 	if (buf->await_gen == gen) {
 		if (lo < hi) {
+			write_seqcount_begin(&buf->await_seq);
 			buf->await_lo = lo;
 			buf->await_hi = hi;
+			write_seqcount_end(&buf->await_seq);
 			buf->await_gen++;
 		} else {
 			udmabuf_await_clear(buf);
@@ -584,12 +603,15 @@ static void udmabuf_follow_work(struct work_struct *work)
 	struct udmabuf *buf = container_of(to_delayed_work(work),
 					   struct udmabuf, follow_work);
 	unsigned int flags, tries;
-	pgoff_t lo, hi, cached;
+	pgoff_t lo, hi, alo, ahi, cached;
 	bool gone, fresh;
 
 	spin_lock(&buf->pending_lock);
 	lo = buf->pending_lo;
 	hi = buf->pending_hi;
+	/* Hints on awaited pages queue nothing: udmabuf_follow_coming(). */
+	alo = min(lo, buf->await_lo);
+	ahi = max(hi, buf->await_hi);
 	flags = buf->pending_flags;
 	tries = buf->pending_tries;
 	buf->pending_lo = ULONG_MAX;
@@ -601,7 +623,7 @@ static void udmabuf_follow_work(struct work_struct *work)
 	/* Readers refault through the lazy path, which also fills holes. */
 	if (flags & UDMABUF_LATER_RESYNC)
 		udmabuf_zap(buf, 0, buf->pagecount);
-	if (lo >= hi) {
+	if (alo >= ahi) {
 		udmabuf_await_settle(buf);
 		return;
 	}
@@ -610,7 +632,7 @@ static void udmabuf_follow_work(struct work_struct *work)
 	 * page cache, look again a jiffy later.  An invalidation that removes
 	 * nothing (MADV_DONTNEED, munmap) gives up after a few tries.
 	 */
-	if (flags & UDMABUF_LATER_GONE) {
+	if ((flags & UDMABUF_LATER_GONE) && lo < hi) {
 		cached = udmabuf_zap_gone(buf, lo, hi, &gone);
 		spin_lock(&buf->pending_lock);
 		/* A hint meanwhile gave its punch tries of its own. */
@@ -625,8 +647,44 @@ static void udmabuf_follow_work(struct work_struct *work)
 		spin_unlock(&buf->pending_lock);
 	}
 	/* Failures are left to the lazy path. */
-	udmabuf_follow(buf, lo, hi - lo, UDMABUF_FOLLOW_WORK, NULL);
+	udmabuf_follow(buf, alo, ahi - alo, UDMABUF_FOLLOW_WORK, NULL);
 	udmabuf_await_settle(buf);
+}
+
+/**
+ * udmabuf_follow_coming - will the follow work look at these pages anyway?
+ * @buf: the buffer, in the index
+ * @lo: first buffer page
+ * @hi: end of the range (exclusive)
+ *
+ * For an update hint on buffer pages whose folio a fault replaced: they
+ * are stale, so a buffer that awaits them keeps awaiting them until they
+ * are followed (a settle only drops pages that are not stale), and a
+ * follow work that has not started yet looks at every awaited page.  Then
+ * the hint need not queue anything, which spares the faults of a refill
+ * the buffer's pending_lock.
+ *
+ * Context: any; the new folios are in the page cache.
+ * Return: true if the pages are awaited and the follow work is queued.
+ */
+bool udmabuf_follow_coming(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
+{
+	pgoff_t alo, ahi;
+	unsigned int seq;
+
+	do {
+		seq = read_seqcount_begin(&buf->await_seq);
+		alo = buf->await_lo;
+		ahi = buf->await_hi;
+	} while (read_seqcount_retry(&buf->await_seq, seq));
+	if (lo < alo || hi > ahi)
+		return false;
+	/*
+	 * The new folios before the test, as the work clears its pending bit
+	 * before it reads the await range and the page cache.
+	 */
+	smp_mb();
+	return delayed_work_pending(&buf->follow_work);
 }
 
 /*
@@ -756,6 +814,7 @@ void udmabuf_follow_init(struct udmabuf *buf)
 {
 	INIT_DELAYED_WORK(&buf->follow_work, udmabuf_follow_work);
 	spin_lock_init(&buf->pending_lock);
+	seqcount_spinlock_init(&buf->await_seq, &buf->pending_lock);
 	buf->pending_lo = ULONG_MAX;
 	buf->gone_lo = ULONG_MAX;
 	buf->await_lo = ULONG_MAX;

@@ -454,7 +454,8 @@ static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
 	if (plo >= phi)
 		return false;
 	atomic_long_inc(&udmabuf_stats.hints);
-	udmabuf_follow_later(buf, plo, phi, 0);
+	if (!udmabuf_follow_coming(buf, plo, phi))
+		udmabuf_follow_later(buf, plo, phi, 0);
 	if (!mapping_mapped(buf->inode->i_mapping))
 		return false;
 	atomic_inc(&buf->hinting);
