@@ -18,9 +18,9 @@
  *    is closed; a lazy access that fills the hole clears it.
  *  - Unmapping pages of the creator's mapping around the buffer's page
  *    keeps the rest of the mapping known to the driver.
- *  - A punch while an importer pins the buffer is awaited all the same:
- *    the buffer stays frozen, and the refault, heard or not during the
- *    pin, is followed after the last unpin.
+ *  - A punch while an importer pins the buffer awaits nothing (the buffer
+ *    is frozen); the last unpin follows what was refaulted and awaits the
+ *    holes.
  *
  * Every wait is bounded (WAIT_MS).
  */
@@ -205,39 +205,71 @@ TEST_F(await, lazy_fill_of_the_hole_pauses_again)
 	ASSERT_EQ(0, stat_of("awaiting"));
 }
 
-/*
- * The invalidation hint of a punch is not dropped while the buffer is
- * pinned: if it were, a punch that spans the last unpin would leave no
- * await behind, and its refault would go unheard.
- */
-TEST_F(await, punch_while_pinned_awaits_through_the_unpin)
+/* Attach @dbuf to the test importer as a dynamic importer and pin it. */
+static int pin_by_importer(int dbuf, int *slot)
 {
 	struct udmabuf_importer_attach a = {
-		.fd = self->dbuf, .flags = UDMABUF_IMPORTER_ATTACH_DYNAMIC,
+		.fd = dbuf, .flags = UDMABUF_IMPORTER_ATTACH_DYNAMIC,
 	};
+	int imp = open("/dev/udmabuf_importer", O_RDWR);
+
+	if (imp < 0)
+		return -1;
+	*slot = ioctl(imp, UDMABUF_IMPORTER_ATTACH, &a);
+	if (*slot < 0 || ioctl(imp, UDMABUF_IMPORTER_PIN, *slot)) {
+		close(imp);
+		return -1;
+	}
+	return imp;
+}
+
+/*
+ * A pinned buffer cannot follow, so a punch under it awaits nothing: a
+ * long pin (a static importer) must not keep every mm's updates on.  The
+ * last unpin catches up with what was refaulted meanwhile.
+ */
+TEST_F(await, punch_under_a_pin_awaits_nothing_until_the_unpin)
+{
 	int imp, slot;
 
-	imp = open("/dev/udmabuf_importer", O_RDWR);
-	ASSERT_GE(imp, 0) TH_LOG("open /dev/udmabuf_importer: %s",
+	imp = pin_by_importer(self->dbuf, &slot);
+	ASSERT_GE(imp, 0) TH_LOG("pin through /dev/udmabuf_importer: %s",
 				 strerror(errno));
-	slot = ioctl(imp, UDMABUF_IMPORTER_ATTACH, &a);
-	ASSERT_GE(slot, 0);
-	ASSERT_EQ(0, ioctl(imp, UDMABUF_IMPORTER_PIN, slot));
-
 	ASSERT_EQ(0, ub_punch(self->memfd, COVERED * PS, PS));
-	ASSERT_EQ(1, ioctl(self->muc, MUC_IOC_HAS_UPDATE));
-	ASSERT_EQ(1, stat_of("awaiting"));
 	ub_fill(self->mem, COVERED, 1, 3);
-	/* The follow work has had its chance: frozen, still awaiting. */
+	/* The task work and the follow work have had their chance. */
 	sleep_ms(200);
-	ASSERT_EQ(1, stat_of("awaiting"));
+	ASSERT_EQ(0, ioctl(self->muc, MUC_IOC_HAS_UPDATE));
+	ASSERT_EQ(0, stat_of("awaiting"));
 	ASSERT_EQ(ub_tag(COVERED, 1), vmap_word(self->dbuf));
 
 	ASSERT_EQ(0, ioctl(imp, UDMABUF_IMPORTER_UNPIN, slot));
 	ASSERT_EQ(0, wait_flag(self->muc, 0));
-	ASSERT_EQ(0, stat_of("awaiting"));
 	ASSERT_EQ(ub_tag(COVERED, 3), vmap_word(self->dbuf));
+	ASSERT_EQ(0, stat_of("awaiting"));
 	close(imp);
+}
+
+/* A hole punched under a pin is awaited from the last unpin on. */
+TEST_F(await, hole_punched_under_a_pin_is_awaited_after_the_unpin)
+{
+	int imp, slot;
+
+	imp = pin_by_importer(self->dbuf, &slot);
+	ASSERT_GE(imp, 0) TH_LOG("pin through /dev/udmabuf_importer: %s",
+				 strerror(errno));
+	ASSERT_EQ(0, ub_punch(self->memfd, COVERED * PS, PS));
+	sleep_ms(200);
+	ASSERT_EQ(0, ioctl(self->muc, MUC_IOC_HAS_UPDATE));
+
+	ASSERT_EQ(0, ioctl(imp, UDMABUF_IMPORTER_UNPIN, slot));
+	close(imp);
+	ASSERT_EQ(1, wait_flag(self->muc, 1));
+	ASSERT_EQ(1, stat_of("awaiting"));
+	/* The refault is heard and followed eagerly. */
+	ub_fill(self->mem, COVERED, 1, 4);
+	ASSERT_EQ(0, wait_flag(self->muc, 0));
+	ASSERT_EQ(ub_tag(COVERED, 4), vmap_word(self->dbuf));
 }
 
 TEST_HARNESS_MAIN

@@ -585,7 +585,7 @@ static bool udmabuf_later_locked(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 	if (buf->follow_stopped)
 		return false;
 	/*
-	 * The last unpin: hints were dropped while pinned, so the pages that
+	 * The last unpin: nothing was awaited while pinned, so the pages that
 	 * left meanwhile are awaited until the work's settle finds them.
 	 */
 	if (flags & UDMABUF_LATER_RESYNC)
@@ -748,8 +748,16 @@ void udmabuf_follow_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 	bool queue = false;
 
 	spin_lock(&buf->pending_lock);
-	/* Before the punch truncates: the refault may follow at once. */
-	udmabuf_await(buf, lo, hi);
+	/*
+	 * Before the punch truncates: the refault may follow at once.  Not
+	 * while pinned: the buffer cannot follow until the last unpin, whose
+	 * resync awaits the whole buffer (it takes pending_lock after the
+	 * unpin), and the updates of every mm would run meanwhile.  The zap
+	 * below still comes after the truncation, and holds the resync's
+	 * settle off until then (udmabuf_gone_busy()).
+	 */
+	if (!READ_ONCE(buf->pinned))
+		udmabuf_await(buf, lo, hi);
 	buf->gone_lo = min(buf->gone_lo, lo);
 	buf->gone_hi = max(buf->gone_hi, hi);
 	if (buf->gone_task == current) {

@@ -430,8 +430,8 @@ static bool udmabuf_seg_hint(struct udmabuf_seg *seg, pgoff_t lo, pgoff_t hi,
 	 * An invalidation comes before the truncation it may be part of, and
 	 * from inside the mmu notifier, where zapping (which invalidates
 	 * other mms) must not nest: zap what left later.  Also while the
-	 * buffer is pinned: the pages that leave meanwhile must be awaited,
-	 * or a refault after the last unpin would go unheard.
+	 * buffer is pinned: a punch that truncates after the last unpin must
+	 * still be zapped and awaited once it did.
 	 */
 	if (pfn == UDMABUF_HINT_GONE) {
 		atomic_long_inc(&udmabuf_stats.inval_hints);
