@@ -142,7 +142,10 @@ static void punch(int fd, unsigned long size)
 
 #define UDMABUF_STATS	"/sys/kernel/debug/udmabuf/stats"
 
-/* The project udmabuf's "awaiting" statistic, or -1 without one. */
+/*
+ * The project udmabuf's "awaiting" statistic, or -1 without the project's
+ * module (the in-tree driver has no follower).
+ */
 static long udmabuf_awaiting(void)
 {
 	char text[1024], *at;
@@ -150,8 +153,11 @@ static long udmabuf_awaiting(void)
 	int fd;
 
 	fd = open(UDMABUF_STATS, O_RDONLY);
-	if (fd < 0)
+	if (fd < 0) {
+		if (!access("/sys/module/udmabuf/parameters/follow_faults", F_OK))
+			die("open " UDMABUF_STATS " (debugfs not mounted?)");
 		return -1;
+	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n < 0)
@@ -165,11 +171,13 @@ static long udmabuf_awaiting(void)
 static void settle(void)
 {
 	double t0 = now();
+	long left;
 
-	while (udmabuf_awaiting() > 0) {
+	while ((left = udmabuf_awaiting()) > 0) {
 		if (now() - t0 > 60) {
-			errno = ETIMEDOUT;
-			die("waiting for the udmabuf follower to settle");
+			fprintf(stderr, "%s: %ld udmabufs still await a refault after 60 s\n",
+				prog, left);
+			exit(1);
 		}
 		sched_yield();
 	}
