@@ -267,6 +267,18 @@ free_fresh:
 	return done;
 }
 
+/* Is buffer page @pg stale?  @segp caches its segment.  Under buf->lock. */
+static bool udmabuf_pg_stale(struct udmabuf *buf, pgoff_t pg,
+			     struct udmabuf_seg **segp)
+{
+	struct udmabuf_seg *seg = *segp;
+
+	if (!seg || pg < seg->start || pg - seg->start >= seg->nr)
+		*segp = seg = udmabuf_seg_of(buf, pg);
+	return udmabuf_page_stale(seg, &buf->pages[pg],
+				  udmabuf_seg_first(seg) + (pg - seg->start));
+}
+
 /*
  * Stale pages taken in one go: a follow consumes the run it found before it
  * looks again, so the run scans stay linear in the pages looked at, and the
@@ -284,14 +296,8 @@ static pgoff_t udmabuf_next_stale(struct udmabuf *buf, pgoff_t pg,
 	struct udmabuf_seg *seg = NULL;
 
 	lockdep_assert_held(&buf->lock);
-	for (; pg < end; pg++) {
-		if (!seg || pg - seg->start >= seg->nr)
-			seg = udmabuf_seg_of(buf, pg);
-		if (udmabuf_page_stale(seg, &buf->pages[pg],
-				       udmabuf_seg_first(seg) +
-				       (pg - seg->start)))
-			break;
-	}
+	while (pg < end && !udmabuf_pg_stale(buf, pg, &seg))
+		pg++;
 	*segp = seg;
 	return pg;
 }
@@ -405,18 +411,6 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 	if (total && (flags & UDMABUF_FOLLOW_HOLES))
 		udmabuf_await_settle(buf);
 	return done < 0 ? done : 0;
-}
-
-/* Is buffer page @pg stale?  @segp caches its segment.  Under buf->lock. */
-static bool udmabuf_pg_stale(struct udmabuf *buf, pgoff_t pg,
-			     struct udmabuf_seg **segp)
-{
-	struct udmabuf_seg *seg = *segp;
-
-	if (!seg || pg < seg->start || pg - seg->start >= seg->nr)
-		*segp = seg = udmabuf_seg_of(buf, pg);
-	return udmabuf_page_stale(seg, &buf->pages[pg],
-				  udmabuf_seg_first(seg) + (pg - seg->start));
 }
 
 /*
@@ -550,11 +544,7 @@ static pgoff_t udmabuf_zap_gone(struct udmabuf *buf, pgoff_t lo, pgoff_t hi,
 	mutex_lock(&buf->lock);
 	pinned = buf->pinned;
 	for (pg = lo; pg < hi; pg++) {
-		if (!seg || pg - seg->start >= seg->nr)
-			seg = udmabuf_seg_of(buf, pg);
-		if (!udmabuf_page_stale(seg, &buf->pages[pg],
-					udmabuf_seg_first(seg) +
-					(pg - seg->start))) {
+		if (!udmabuf_pg_stale(buf, pg, &seg)) {
 			cached++;
 			continue;
 		}
