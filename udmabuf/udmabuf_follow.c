@@ -413,6 +413,17 @@ int udmabuf_follow(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 	return done < 0 ? done : 0;
 }
 
+/* Set the await range, for udmabuf_follow_coming() and settles. */
+static void udmabuf_await_set(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
+{
+	lockdep_assert_held(&buf->pending_lock);
+	write_seqcount_begin(&buf->await_seq);
+	buf->await_lo = lo;
+	buf->await_hi = hi;
+	write_seqcount_end(&buf->await_seq);
+	buf->await_gen++;
+}
+
 /*
  * Buffer pages [@lo, @hi) may have left the page cache: until they are
  * followed, the refault that maps their new folio must be heard.
@@ -423,11 +434,7 @@ static void udmabuf_await(struct udmabuf *buf, pgoff_t lo, pgoff_t hi)
 	bool first = buf->await_lo >= buf->await_hi;
 
 	lockdep_assert_held(&buf->pending_lock);
-	write_seqcount_begin(&buf->await_seq);
-	buf->await_lo = min(buf->await_lo, lo);
-	buf->await_hi = max(buf->await_hi, hi);
-	write_seqcount_end(&buf->await_seq);
-	buf->await_gen++;
+	udmabuf_await_set(buf, min(buf->await_lo, lo), max(buf->await_hi, hi));
 	if (first)
 		udmabuf_updates_want(true);
 }
@@ -438,11 +445,7 @@ static void udmabuf_await_clear(struct udmabuf *buf)
 	lockdep_assert_held(&buf->pending_lock);
 	if (buf->await_lo >= buf->await_hi)
 		return;
-	write_seqcount_begin(&buf->await_seq);
-	buf->await_lo = ULONG_MAX;
-	buf->await_hi = 0;
-	write_seqcount_end(&buf->await_seq);
-	buf->await_gen++;
+	udmabuf_await_set(buf, ULONG_MAX, 0);
 	udmabuf_updates_want(false);
 }
 
@@ -503,15 +506,10 @@ again:
 	 * The hint settles after it is acted on.
 	 */
 	if (buf->await_gen == gen) {
-		if (lo < hi) {
-			write_seqcount_begin(&buf->await_seq);
-			buf->await_lo = lo;
-			buf->await_hi = hi;
-			write_seqcount_end(&buf->await_seq);
-			buf->await_gen++;
-		} else {
+		if (lo < hi)
+			udmabuf_await_set(buf, lo, hi);
+		else
 			udmabuf_await_clear(buf);
-		}
 	} else if (--tries) {
 		/* Another settle's result may be older than this one's. */
 		spin_unlock(&buf->pending_lock);
