@@ -13,7 +13,10 @@ out=$top/kernel/patches
 	{ echo "export.sh: commit your changes in $tree first" >&2; exit 1; }
 
 rm -f "$out"/*.patch
-git -C "$tree" -c diff.suppressBlankEmpty=true format-patch -q --no-signature --zero-commit --cover-letter \
+# The cover letter's From: is the committer's identity: the project's.
+git -C "$tree" -c diff.suppressBlankEmpty=true \
+	-c user.name="mmu-update developers" -c user.email=devel@mmu-update.example \
+	format-patch -q --no-signature --zero-commit --cover-letter \
 	--subject-prefix="RFC PATCH" -o "$out" base..series
 cover=$out/0000-cover-letter.patch
 if [ -f "$top/kernel/cover-letter.txt" ]; then
@@ -33,4 +36,5 @@ fi
 want=$( (cat "$out/series"; while read -r p; do cat "$out/$p"; done < "$out/series") |
 	sha1sum | cut -d' ' -f1)
 printf '%s\n%s\n' "$want" "$(git -C "$tree" rev-parse HEAD)" > "$tree/.series-applied"
+rm -f "$tree/.git/series-partial"
 echo "  EXPORT  $(wc -l < "$out/series") patches to kernel/patches"
