@@ -39,7 +39,9 @@ TEST_CFLAGS := -O2 -g -Wall -Wno-sign-compare -I$(SELFTESTS) -Itests
 VM_OUT ?= $(B)/vm
 VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(VM_OUT)
 
-.PHONY: all patches deps kernel baseline modules tests userspace test demo demo-events display vm bench check clean help
+FORCE:
+
+.PHONY: FORCE all patches deps kernel baseline modules tests userspace test demo demo-events display vm bench check clean help
 .DEFAULT_GOAL := help
 
 # libudmabuf, udmabuf-tool, the GStreamer plugin and their tests.
@@ -131,19 +133,22 @@ demo: modules userspace display $(BASE_BZIMAGE)
 demo-events: modules userspace
 	@$(VM) -- userspace/demo.sh
 
-# The unpatched kernel of the contrast, built once if missing (make baseline
-# rebuilds it).
-$(BASE_BZIMAGE):
-	@$(MAKE) -s baseline
+# The unpatched kernel of the contrast, built if missing or built from
+# another unpacking of the Debian source (make baseline rebuilds it anyway).
+$(BASE_BZIMAGE): FORCE | deps
+	@kernel/scripts/prepare.sh $(B)/baseline/src --baseline
+	@BUILD_IF_STALE=1 kernel/scripts/build.sh $(B)/baseline/src $(BASE_OBJ) \
+		kernel/config/vm.config kernel/config/baseline.config
 
 # The nested guest: a tinyconfig kernel of its own from the pristine tree
 # (initramfs, virtio-gpu with KMS, shmem THP) and a busybox initramfs with
 # display/guest/fbdraw.
 display: $(DISPLAY_BZIMAGE) $(DISPLAY_INITRD)
 
-$(DISPLAY_BZIMAGE): kernel/config/display-guest.config | deps
+$(DISPLAY_BZIMAGE): FORCE | deps
 	@kernel/scripts/prepare.sh $(B)/baseline/src --baseline
-	@kernel/scripts/build.sh $(B)/baseline/src $(DISPLAY_OBJ) kernel/config/display-guest.config
+	@BUILD_IF_STALE=1 kernel/scripts/build.sh $(B)/baseline/src $(DISPLAY_OBJ) \
+		kernel/config/display-guest.config
 
 $(DISPLAY_INITRD): display/guest/fbdraw.c display/guest/init display/mkinitramfs.sh | deps
 	@display/mkinitramfs.sh $(B)/display

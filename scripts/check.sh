@@ -54,9 +54,16 @@ fi
 if [ "${CHECK_BISECT:-1}" = 1 ]; then
 	wt=$top/build/bisect/src
 	obj=$top/build/bisect/obj
-	git -C "$ksrc" worktree prune
-	[ -e "$wt/.git" ] || git -C "$ksrc" worktree add -q --detach "$wt" base
+	base=$(git -C "$ksrc" rev-parse base)
+	# A worktree or objects of an older unpacking of the source are redone.
+	if [ "$(git -C "$wt" rev-parse --path-format=absolute --git-common-dir 2>/dev/null)" != "$(realpath "$ksrc")/.git" ]; then
+		rm -rf "$wt"
+		git -C "$ksrc" worktree prune
+		git -C "$ksrc" worktree add -q --detach "$wt" base
+	fi
+	[ "$(cat "$obj/.source-base" 2>/dev/null)" = "$base" ] || rm -rf "$obj"
 	mkdir -p "$obj"
+	echo "$base" > "$obj/.source-base"
 	cp "$kobj/.config" "$obj/.config"
 	for c in $(git -C "$ksrc" rev-list --reverse base..series); do
 		subj=$(git -C "$ksrc" log -1 --format=%s "$c")

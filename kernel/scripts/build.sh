@@ -5,7 +5,9 @@
 #
 # tinyconfig plus the fragments (merge_config.sh), then bzImage, modules and
 # the headers needed for out-of-tree modules.  Fails if an option a fragment
-# asks for did not survive olddefconfig.
+# asks for did not survive olddefconfig.  OBJDIR built from another
+# unpacking of the Debian source (prepare.sh) is emptied first; OBJDIR/
+# debian-version names the Debian version it is built from.
 set -euo pipefail
 
 src=$(cd "${1:?usage: build.sh SRCDIR OBJDIR [FRAGMENT...]}" && pwd)
@@ -29,10 +31,22 @@ export KBUILD_BUILD_USER=build KBUILD_BUILD_HOST=vm
 
 kmake() { make -s -C "$src" O="$obj" CC="$cc" HOSTCC=gcc -j"$jobs" "$@"; }
 
+# The Debian source this tree was unpacked from: its "base" commit.
+base=$(git -C "$src" rev-parse base)
+if [ "$(cat "$obj/.source-base" 2>/dev/null)" != "$base" ] && [ -n "$(ls -A "$obj")" ]; then
+	echo "  CLEAN   $obj (built from another unpacking of the source)"
+	find "$obj" -mindepth 1 -delete
+fi
+echo "$base" > "$obj/.source-base"
+git -C "$src" log -1 --format=%s base | sed 's/^Debian linux-source-6.12 //' \
+	> "$obj/debian-version"
+
 # Reconfigure only when the fragments changed.
+reconfigured=0
 cfgsum=$(cat "${frags[@]}" | sha1sum | cut -d' ' -f1)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.fragments" 2>/dev/null)" != "$cfgsum" ]; then
 	echo "  CONFIG  $obj (tinyconfig + ${frags[*]##*/})"
+	reconfigured=1
 	# tinyconfig's own fragments plus ours on allnoconfig: every option
 	# nobody asked for stays off.
 	(cd "$src" && scripts/kconfig/merge_config.sh -n -O "$obj" \
@@ -66,6 +80,16 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.fragments" 2>/dev/null)" != "$cfgs
 	echo "$cfgsum" > "$obj/.fragments"
 fi
 
+# BUILD_IF_STALE=1: nothing to do if the last build that completed here
+# was of this source and configuration.
+built="$base $cfgsum"
+if [ "${BUILD_IF_STALE:-0}" = 1 ] && [ "$reconfigured" = 0 ] &&
+   [ -f "$obj/arch/x86/boot/bzImage" ] &&
+   [ "$(cat "$obj/.built" 2>/dev/null)" = "$built" ]; then
+	exit 0
+fi
+rm -f "$obj/.built"
 echo "  BUILD   $obj"
 kmake bzImage modules
 kmake modules_prepare >/dev/null
+echo "$built" > "$obj/.built"
