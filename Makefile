@@ -107,7 +107,8 @@ test: modules tests display
 	@mkdir -p $(VM_OUT)
 	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; \
-	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc
+	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc \
+		"$$(scripts/kernel-desc.sh $(KOBJ))"
 
 vm: modules tests
 	@if [ -z "$(CMD)" ]; then echo "make vm: give CMD='...'" >&2; exit 2; fi

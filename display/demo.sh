@@ -59,5 +59,9 @@ wait_locks
 	-o "$out/vm-baseline" -- display/vm-run.sh baseline "$out" $backends)
 set -e
 export DEMO_ELAPSED=$(( $(date +%s) - start ))
+# The kernels' release and Debian version, from their build directories.
+DEMO_KERNELS="this project $("$top/scripts/kernel-desc.sh" "$(dirname "$patched")/../../..");"
+DEMO_KERNELS+=" contrast $("$top/scripts/kernel-desc.sh" "$(dirname "$baseline")/../../..")"
+export DEMO_KERNELS
 echo "== report ($DEMO_ELAPSED s): $out/report.txt"
 "$top/display/report.py" "$out" $events

@@ -36,7 +36,10 @@ def pages(r):
 
 
 lines = ["QEMU zero-copy display (virtio-gpu-pci,blob=true over udmabuf), nested guest",
-         "under TCG: draw pattern 1, punch its guest pages, redraw pattern 2.", ""]
+         "under TCG: draw pattern 1, punch its guest pages, redraw pattern 2."]
+if os.environ.get("DEMO_KERNELS"):
+    lines.append(f"Kernels: {os.environ['DEMO_KERNELS']}")
+lines.append("")
 ok = True
 for backend in ("shmem", "hugetlb"):
     p, b = load("project", backend), load("baseline", backend)

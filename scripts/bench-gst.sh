@@ -66,6 +66,8 @@ created=$(sed -n 's/^fps \(pool\|copy\) .*udmabufs=\([0-9]*\).*/\2/p' "$out/gst-
 {
 	echo "GStreamer over udmabuf: 1920x1080 videotestsrc ! fakesink, $frames frames,"
 	echo "median of $rounds runs each, $accel${VM_ICOUNT:+ icount} (frames/s; ratio to plain)"
+	echo "kernels: patched $("$top/scripts/kernel-desc.sh" "${KOBJ:-$top/build/kernel}");" \
+		"contrast $("$top/scripts/kernel-desc.sh" "$top/build/baseline/obj")"
 	printf '%-44s %8s %6s %s\n' pipeline fps ratio target
 	printf '%-44s %8s %6s\n' "plain (no udmabufupload)" "$plain" 1.00
 	# row LABEL FPS TARGET: fps, ratio to plain, target met or not

@@ -99,7 +99,12 @@ need() {	# need RAW KEY N FIELD: as get, failing when missing
 	echo "$v"
 }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "met" : "NOT MET") }'; }
-kernel_of() { awk '$1 == "kernel" { print $2; exit }' "$out/udmabuf-scale-$1.raw"; }
+kernel_of() {	# kernel_of patched|baseline: release and Debian version
+	case $1 in
+	patched) "$top/scripts/kernel-desc.sh" "${KOBJ:-$top/build/kernel}" ;;
+	*) "$top/scripts/kernel-desc.sh" "$top/build/baseline/obj" ;;
+	esac
+}
 
 met=0 targets=0
 # table KEY TARGET COUNTS...: one row per N of both kernels' results

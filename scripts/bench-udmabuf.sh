@@ -68,9 +68,9 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {
 
 {
 	echo "udmabuf bench (issue 3)"
-	echo "kernels: baseline $(awk '$1 == "kernel" { print $2 }' "$out/udmabuf-baseline.raw")" \
+	echo "kernels: baseline $("$top/scripts/kernel-desc.sh" "$top/build/baseline/obj")" \
 		"(unpatched, in-tree udmabuf built in),"
-	echo "  patched $(awk '$1 == "kernel" { print $2 }' "$out/udmabuf-patched.raw")" \
+	echo "  patched $("$top/scripts/kernel-desc.sh" "${KOBJ:-$top/build/kernel}")" \
 		"(update op, project udmabuf.ko)"
 	echo "VM: $accel$( [ "${VM_ICOUNT:-0}" = 1 ] && echo ', 1 vCPU, -icount shift=0 (instruction-counted clock)'),"
 	echo "  VM_MEM=$VM_MEM MiB, VM_HUGEPAGES=$VM_HUGEPAGES; udmabuf size_limit_mb=1024 on both"

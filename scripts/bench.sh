@@ -25,6 +25,8 @@ run patched "$top/build/kernel/arch/x86/boot/bzImage" --subscriber
 get() { awk -v k="$2" '$1 == k { print $3 }' "$out/$1.raw"; }
 {
 	echo "shmem fault throughput, faults/s of the best of 5 passes over 64 MiB"
+	echo "kernels: unpatched $("$top/scripts/kernel-desc.sh" "$top/build/baseline/obj"),"
+	echo "  patched $("$top/scripts/kernel-desc.sh" "$top/build/kernel")"
 	echo "VM: $accel$( [ "${VM_ICOUNT:-0}" = 1 ] && echo ', 1 vCPU, -icount shift=0 (instruction-counted clock)')"
 	printf '%-6s %14s %14s %14s %9s %9s\n' mode unpatched patched+nosub \
 		patched+sub nosub/base sub/base

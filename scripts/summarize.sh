@@ -1,8 +1,9 @@
 #!/bin/bash
-# summarize.sh OUTPUT CONSOLE VMSTATUS: count TAP lines from the VM run, fail
-# on a kernel warning in the guest's log, print "N passed, N failed".
+# summarize.sh OUTPUT CONSOLE VMSTATUS [KERNEL]: count TAP lines from the VM
+# run, fail on a kernel warning in the guest's log, name the kernel, print
+# "N passed, N failed".
 set -u
-out=$1 console=$2 vmrc=$3
+out=$1 console=$2 vmrc=$3 kernel=${4:-}
 
 passed=$(grep -cE '^ok ' "$out" | head -1)
 skipped=$(grep -E '^ok ' "$out" | grep -c '# SKIP')
@@ -30,6 +31,7 @@ else
 	echo "ok - guest kernel log is clean"
 	passed=$((passed + 1))
 fi
+[ -z "$kernel" ] || echo "# kernel: $kernel"
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else
