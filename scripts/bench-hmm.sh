@@ -59,13 +59,17 @@ verdict() {
 		ok = (op == "<=") ? (v <= l) : (v >= l)
 		print ok ? "met" : "NOT met" }'
 }
+fault_part() {	# fault_part KEY: read_ns - reread_ns, at least 0
+	awk -v r="$(get "$1" read_ns)" -v rr="$(get "$1" reread_ns)" \
+		'BEGIN { d = r - rr; print (d > 0 ? d : 0) }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print (a == 0 ? 0 : "inf"); else printf "%.4f\n", a / b }'; }
 
 missed=0
 {
 	echo "hmm device read after a CPU touch: ${HB_MIB} MiB buffers, best of ${HB_REPS} passes"
 	echo "HMM_DMIRROR_READ in chunks of ${HB_CHUNK} pages; device faults = sum of cmd.faults over one read"
-	echo "VM: tcg, 1 vCPU, -icount shift=0 (instruction-counted clock: 1 ns = 1 guest instruction); $(awk '$1 == "kernel" { print $2 }' "$out/hmm.raw")"
+	echo "VM: tcg, 1 vCPU, -icount shift=0 (instruction-counted clock: 1 ns = 1 guest instruction); $("$top/scripts/kernel-desc.sh" "$top/build/kernel")"
 	echo
 	printf '%-8s %-18s %9s %13s %9s %10s %9s %9s\n' buffer config touch_ms \
 		touch_pages/s read_ms dev_faults reread_ms prefilled
@@ -95,9 +99,13 @@ missed=0
 		r=$(ratio "$fo" "$ff"); v=$(verdict "$r" '<=' 0.01)
 		printf '%-8s %-28s %10s %10s  %-9s (%s, %s)\n' $buf "device faults" "$r" "<= 0.01" "$v" "$fo" "$ff"
 		[ "$v" = met ] || missed=$((missed + 1))
-		ro=$(get $on read_ns) rf=$(get $off read_ns)
-		r=$(ratio "$ro" "$rf"); v=$(verdict "$r" '<=' 0.2)
-		printf '%-8s %-28s %10s %10s  %-9s (%s ns, %s ns)\n' $buf "device-read time" "$r" "<= 0.2" "$v" "$ro" "$rf"
+		# The fault part of a device read: read minus re-read (the
+		# same read with every page mirrored), a negative one as 0.
+		fo=$(fault_part $on) ff=$(fault_part $off)
+		r=$(ratio "$fo" "$ff"); v=$(verdict "$r" '<=' 0.01)
+		# Without a fault part to remove, the ratio says nothing.
+		[ "$ff" != 0 ] || v="NOT met (no fault part with prefill off)"
+		printf '%-8s %-28s %10s %10s  %-9s (%s ns, %s ns)\n' $buf "fault part of device read" "$r" "<= 0.01" "$v" "$fo" "$ff"
 		[ "$v" = met ] || missed=$((missed + 1))
 		to=$(get $on touch_pages_per_sec) tf=$(get $off touch_pages_per_sec)
 		r=$(ratio "$to" "$tf"); v=$(verdict "$r" '>=' 0.9)
