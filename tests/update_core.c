@@ -176,7 +176,7 @@ TEST_F(muc, mmf_flag_follows_update_subscribers)
 TEST_F(muc, bare_plain_subscriber_sets_the_flag_with_an_update_op_only)
 {
 	ASSERT_EQ(-1, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE,
-			    MUC_BARE_TLBS + 1UL));
+			    MUC_BARE_NONBLOCK_FAIL + 1UL));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_INVAL));
 	ASSERT_EQ(0, ioctl(self->dev, MUC_IOC_HAS_UPDATE));

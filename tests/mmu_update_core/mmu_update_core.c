@@ -16,6 +16,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -58,6 +59,11 @@ struct muc_file {
 	atomic64_t bare_starts;
 	atomic64_t bare_ends;
 	atomic64_t bare_tlbs;
+	atomic64_t bare_fails;
+	atomic64_t bare_updates;
+	atomic64_t bare_valid;
+	atomic_t sleeping;		/* in MUC_IOC_SLEEP */
+	bool abandoned;			/* MUC_IOC_ABANDON: leak on release */
 	atomic_t hold;			/* enum muc_hold, armed */
 	unsigned long hold_arg;		/* address or interval id */
 	struct completion held;
@@ -177,11 +183,38 @@ static const struct mmu_notifier_ops muc_tlbs_ops = {
 	.arch_invalidate_secondary_tlbs = muc_tlbs_invalidate,
 };
 
+static int muc_nonblock_fail_start(struct mmu_notifier *mn,
+				   const struct mmu_notifier_range *range)
+{
+	struct muc_file *f = container_of(mn, struct muc_file, mn);
+
+	if (mmu_notifier_range_blockable(range))
+		return 0;
+	atomic64_inc(&f->bare_fails);
+	return -EAGAIN;
+}
+
+static void muc_counting_update(struct mmu_notifier *mn,
+				const struct mmu_notifier_update *update)
+{
+	struct muc_file *f = container_of(mn, struct muc_file, mn);
+
+	atomic64_inc(&f->bare_updates);
+	if (!mmu_notifier_update_retry(mn, update->seq))
+		atomic64_inc(&f->bare_valid);
+}
+
+static const struct mmu_notifier_ops muc_nonblock_fail_ops = {
+	.invalidate_range_start = muc_nonblock_fail_start,
+	.update = muc_counting_update,
+};
+
 static const struct mmu_notifier_ops *const muc_bare[] = {
 	[MUC_BARE_INVAL] = &muc_bare_ops,
 	[MUC_BARE_UPDATE] = &muc_bare_update_ops,
 	[MUC_BARE_PAIRED] = &muc_paired_ops,
 	[MUC_BARE_TLBS] = &muc_tlbs_ops,
+	[MUC_BARE_NONBLOCK_FAIL] = &muc_nonblock_fail_ops,
 };
 
 static bool muc_range_invalidate(struct mmu_interval_notifier *sub,
@@ -195,6 +228,11 @@ static bool muc_range_invalidate(struct mmu_interval_notifier *sub,
 		return false;
 	mmu_interval_set_seq(sub, cur_seq);
 	f->counters.invalidations++;
+	if (!mmu_notifier_range_blockable(range)) {
+		f->counters.nonblock_invalidations++;
+		f->counters.seq_nonblock = cur_seq;
+	}
+	f->counters.seq_last = cur_seq;
 	mutex_unlock(&f->lock);
 	return true;
 }
@@ -249,6 +287,10 @@ static int muc_release(struct inode *inode, struct file *file)
 	/* Nothing may stay held once the file is gone. */
 	atomic_set(&f->hold, MUC_HOLD_NONE);
 	complete_all(&f->release);
+	if (f->abandoned) {
+		pr_info("leaving the intervals of an abandoned file in place\n");
+		return 0;
+	}
 	for (i = 0; i < MUC_MAX_INTERVALS; i++)
 		if (f->ranges[i].state == MUC_ACTIVE)
 			mmu_interval_notifier_remove(&f->ranges[i].notifier);
@@ -402,11 +444,42 @@ static long muc_wait_held(struct muc_file *f)
 	return ret ? 0 : -ETIMEDOUT;
 }
 
+static long muc_counters(struct muc_file *f, void __user *uarg)
+{
+	struct muc_counters counters;
+
+	mutex_lock(&f->lock);
+	counters = f->counters;
+	mutex_unlock(&f->lock);
+	/* The paired subscriber's starts are invalidations too. */
+	counters.invalidations += atomic64_read(&f->bare_starts);
+	counters.range_ends = atomic64_read(&f->bare_ends);
+	counters.secondary_tlbs = atomic64_read(&f->bare_tlbs);
+	counters.nonblock_fails = atomic64_read(&f->bare_fails);
+	counters.updates += atomic64_read(&f->bare_updates);
+	counters.valid += atomic64_read(&f->bare_valid);
+	counters.sleeping = atomic_read(&f->sleeping);
+	if (copy_to_user(uarg, &counters, sizeof(counters)))
+		return -EFAULT;
+	return 0;
+}
+
 static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct muc_file *f = file->private_data;
-	struct muc_counters counters;
 
+	switch (cmd) {
+	case MUC_IOC_COUNTERS:
+		return muc_counters(f, (void __user *)arg);
+	case MUC_IOC_ABANDON:
+		mutex_lock(&f->lock);
+		/* Its ops stay registered: the module may not go. */
+		if (!f->abandoned)
+			__module_get(THIS_MODULE);
+		f->abandoned = true;
+		mutex_unlock(&f->lock);
+		return 0;
+	}
 	/* Subscriptions are for the opener's own mm. */
 	if (current->mm != f->mm)
 		return -EINVAL;
@@ -439,17 +512,12 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		atomic_set(&f->hold, MUC_HOLD_NONE);
 		complete_all(&f->release);
 		return 0;
-	case MUC_IOC_COUNTERS:
-		mutex_lock(&f->lock);
-		counters = f->counters;
-		mutex_unlock(&f->lock);
-		/* The paired subscriber's starts are invalidations too. */
-		counters.invalidations += atomic64_read(&f->bare_starts);
-		counters.range_ends = atomic64_read(&f->bare_ends);
-		counters.secondary_tlbs = atomic64_read(&f->bare_tlbs);
-		if (copy_to_user((void __user *)arg, &counters,
-				 sizeof(counters)))
-			return -EFAULT;
+	case MUC_IOC_SLEEP:
+		if (arg > 10000)
+			return -EINVAL;
+		atomic_set(&f->sleeping, 1);
+		msleep(arg);
+		atomic_set(&f->sleeping, 0);
 		return 0;
 	}
 	return -ENOTTY;

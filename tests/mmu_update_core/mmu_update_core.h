@@ -27,6 +27,11 @@ struct muc_counters {
 	__u64 invalidations;	/* invalidate callbacks */
 	__u64 range_ends;	/* invalidate_range_end(), MUC_BARE_PAIRED */
 	__u64 secondary_tlbs;	/* arch_invalidate_secondary_tlbs() calls */
+	__u64 nonblock_fails;	/* MUC_BARE_NONBLOCK_FAIL's -EAGAINs */
+	__u64 nonblock_invalidations;	/* non-blocking interval invalidates */
+	__u64 seq_nonblock;	/* cur_seq of the last of those */
+	__u64 seq_last;		/* cur_seq of the last interval invalidate */
+	__u64 sleeping;		/* 1 while the opener is in MUC_IOC_SLEEP */
 };
 
 /* A plain struct mmu_notifier with an update op on current->mm, and off. */
@@ -64,6 +69,13 @@ struct muc_counters {
 #define MUC_BARE_UPDATE		1
 #define MUC_BARE_PAIRED		2
 #define MUC_BARE_TLBS		3
+/*
+ * A plain subscriber whose invalidate_range_start() fails every
+ * non-blocking invalidation with -EAGAIN (counted in .nonblock_fails), as
+ * a driver that cannot take its lock without sleeping does, with an update
+ * op that counts its calls in .updates and those that validate in .valid.
+ */
+#define MUC_BARE_NONBLOCK_FAIL	4
 #define MUC_IOC_SUBSCRIBE_BARE	_IO('U', 0x0a)
 /*
  * mmu_notifier_update_pause() (@arg 1) or mmu_notifier_update_resume()
@@ -71,5 +83,20 @@ struct muc_counters {
  * otherwise, or without a plain subscription.
  */
 #define MUC_IOC_PAUSE_UPDATES	_IO('U', 0x0b)
+/*
+ * Sleep uninterruptibly for @arg ms (at most 10000, else EINVAL): a task
+ * that a test kills there keeps its mm until the sleep ends, for
+ * process_mrelease(2) to reap it meanwhile.
+ */
+#define MUC_IOC_SLEEP		_IO('U', 0x0c)
+/*
+ * Leave the subscriptions in place, the file's memory allocated and the
+ * module pinned when the file is released: for a test that found the mm's
+ * interval invalidation never ending, where mmu_interval_notifier_remove()
+ * would wait forever.
+ * MUC_IOC_COUNTERS and MUC_IOC_ABANDON work from any process that has the
+ * file (pidfd_getfd(2)); every other ioctl only from the opener's mm.
+ */
+#define MUC_IOC_ABANDON		_IO('U', 0x0d)
 
 #endif /* _MMU_UPDATE_CORE_H */
