@@ -60,8 +60,6 @@ struct muc_file {
 	atomic64_t bare_ends;
 	atomic64_t bare_tlbs;
 	atomic64_t bare_fails;
-	atomic64_t bare_updates;
-	atomic64_t bare_valid;
 	atomic_t sleeping;		/* in MUC_IOC_SLEEP */
 	bool abandoned;			/* MUC_IOC_ABANDON: leak on release */
 	atomic_t hold;			/* enum muc_hold, armed */
@@ -194,19 +192,9 @@ static int muc_nonblock_fail_start(struct mmu_notifier *mn,
 	return -EAGAIN;
 }
 
-static void muc_counting_update(struct mmu_notifier *mn,
-				const struct mmu_notifier_update *update)
-{
-	struct muc_file *f = container_of(mn, struct muc_file, mn);
-
-	atomic64_inc(&f->bare_updates);
-	if (!mmu_notifier_update_retry(mn, update->seq))
-		atomic64_inc(&f->bare_valid);
-}
-
 static const struct mmu_notifier_ops muc_nonblock_fail_ops = {
 	.invalidate_range_start = muc_nonblock_fail_start,
-	.update = muc_counting_update,
+	.update = muc_mn_update,
 };
 
 static const struct mmu_notifier_ops *const muc_bare[] = {
@@ -456,8 +444,6 @@ static long muc_counters(struct muc_file *f, void __user *uarg)
 	counters.range_ends = atomic64_read(&f->bare_ends);
 	counters.secondary_tlbs = atomic64_read(&f->bare_tlbs);
 	counters.nonblock_fails = atomic64_read(&f->bare_fails);
-	counters.updates += atomic64_read(&f->bare_updates);
-	counters.valid += atomic64_read(&f->bare_valid);
 	counters.sleeping = atomic_read(&f->sleeping);
 	if (copy_to_user(uarg, &counters, sizeof(counters)))
 		return -EFAULT;
