@@ -45,13 +45,9 @@ if ! git -C "$tree" rev-parse -q --verify base >/dev/null 2>&1; then
 	(cd "$out/deb" && apt-get download -q "linux-source-6.12=$newest" >/dev/null 2>&1) ||
 		{ say "  DRIFT   cannot download linux-source-6.12 $newest"; exit 1; }
 	dpkg-deb -x "$out"/deb/linux-source-6.12_*.deb "$out/deb/x"
-	mkdir -p "$tree"
-	tar -xf "$out/deb/x/usr/src/linux-source-6.12.tar.xz" -C "$tree" --strip-components=1
+	"$top/kernel/scripts/unpack.sh" \
+		"$out/deb/x/usr/src/linux-source-6.12.tar.xz" "$tree" "$newest"
 	rm -rf "$out/deb"
-	git -C "$tree" init -q -b base
-	git -C "$tree" -c user.name=build -c user.email=build@localhost add -f -A >/dev/null
-	git -C "$tree" -c user.name=build -c user.email=build@localhost \
-		commit -q -m "Debian linux-source-6.12 $newest"
 fi
 git -C "$tree" am --abort >/dev/null 2>&1 || true
 git -C "$tree" checkout -q -f -B drift base

@@ -78,14 +78,7 @@ if [ ! -d "$tree/.git" ] || ! git -C "$tree" rev-parse -q --verify base >/dev/nu
 	fi
 	echo "  UNPACK  $tarball ($version)"
 	rm -rf "$tree" "$tree.tmp"
-	mkdir -p "$tree.tmp"
-	tar -xf "$tarball" -C "$tree.tmp" --strip-components=1 ||
-		die "cannot unpack $tarball"
-	git -C "$tree.tmp" init -q -b base
-	git -C "$tree.tmp" -c user.name=build -c user.email=build@localhost \
-		add -f -A >/dev/null
-	git -C "$tree.tmp" -c user.name=build -c user.email=build@localhost \
-		commit -q -m "Debian linux-source-6.12 $version"
+	"$top/kernel/scripts/unpack.sh" "$tarball" "$tree.tmp" "$version"
 	echo "$want_id" > "$tree.tmp/.git/tarball-id"
 	mv "$tree.tmp" "$tree"
 	git -C "$tree" worktree prune
