@@ -85,8 +85,7 @@ fi
 wall=$(( $(date +%s) - start ))
 
 # get RAW KEY N FIELD: the value after FIELD on the line of KEY for N buffers
-# (N may be bare-inval, bare-update, bare-interval or bare-paused, the
-# --notifier children)
+# (N may be bare-inval or bare-interval, the --notifier children)
 get() {
 	awk -v k="$2" -v n="$3" -v f="$4" '$1 == k && $2 == "bufs" && $3 == n {
 		for (i = 4; i < NF; i++) if ($i == f) { print $(i + 1); exit } }' \
@@ -160,21 +159,17 @@ dn_pages=$(need patched dontneed 0 pages)
 	table dontneed 0.95 1 256
 	echo "   floor (info, patched kernel): no udmabuf, a bare mmu notifier in the mm"
 	echo "   whose callbacks return at once; ratio to N = 0 of the same run"
-	for b in inval update paused interval; do
+	for b in inval interval; do
 		p=$(need patched dontneed bare-$b per_sec)
 		pr=$(need patched dontneed bare-$b ratio)
 		range="$(need patched dontneed bare-$b round_ratio_min)"
 		range+="-$(need patched dontneed bare-$b round_ratio_max)"
 		printf '   %-12s %12s %7s %15s\n' "bare-$b" "$p" "$pr" "$range"
 	done
-	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier);"
-	echo "   bare-update: with an update op too; bare-paused: the same with its updates"
-	echo "   paused, as udmabuf's are while no buffer awaits a refault.  Subscribers"
-	echo "   of these shapes can do no better than these ratios, whatever their"
-	echo "   callbacks do."
-	echo "   bare-interval: instead, an interval notifier with an update op on a page"
-	echo "   the loop never touches (its callbacks are never called; faults still"
-	echo "   record updates for the tree, invalidations look it up under a lock)."
+	echo "   bare-inval: invalidate_range_start only (the shape of KVM's notifier)."
+	echo "   bare-interval: an interval notifier with an update op on a page the loop"
+	echo "   never touches (its callbacks are never called; faults read their entries"
+	echo "   back and look it up, invalidations look it up under a lock)."
 	echo
 
 	if [ "$smp" = 1 ]; then
@@ -231,7 +226,7 @@ P
 }
 # the y axis: from below the lowest ratio (at most 0.9) to above the
 # highest (at least 1.05)
-floor=$(get patched dontneed bare-update ratio)
+floor=$(get patched dontneed bare-interval ratio)
 yrange=$(awk -v floor="${floor:-1}" '!/^#/ && NF == 3 { for (i = 2; i <= 3; i++) {
 		if ($i < lo) lo = $i; if ($i > hi) hi = $i } }
 	BEGIN { lo = 0.9; hi = 1.05 }

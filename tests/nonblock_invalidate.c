@@ -9,19 +9,17 @@
  * interval invalidation on error" (6.12.118); this series carried its own
  * fix before.
  *
- * The series counts a plain update subscriber's invalidations as begun
- * and ended, and ends the count of such a failed one in the same error
- * path.  If it did not, the counts would differ for good and the mm's
- * plain update subscribers would get no update again.
+ * Interval update subscribers validate with that sequence: after such an
+ * invalidation, the faults of the mm must still bring them valid updates.
  *
  * The non-blocking invalidation is the OOM reaper's, run by
  * process_mrelease(2) on a child that was killed while it sleeps in the
  * mmu_update_core module, so that its mm is still there to reap.  The
- * child's mm has an interval subscriber over an anonymous range and a plain
- * update subscriber that fails every non-blocking invalidation.  After the
- * reap, a read of /proc/PID/mem faults in a page of a shared memfd mapping
- * of the child (the reaper leaves shared mappings alone), which must bring
- * the plain subscriber a valid update.
+ * child's mm has an interval subscriber over an anonymous range, one with
+ * an update op over a shared memfd page, and a plain subscriber that fails
+ * every non-blocking invalidation.  After the reap, a read of
+ * /proc/PID/mem faults in that shared page (the reaper leaves shared
+ * mappings alone), which must bring the second interval a valid update.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,6 +64,7 @@ static void child(int wfd)
 {
 	int dev = open(MUC_DEV, O_RDWR);
 	struct muc_interval iv = { .length = LEN };
+	struct muc_interval sv = { .length = 4096, .update = 1 };
 	struct ready r = { .dev = dev };
 	int memfd = memfd_create("nonblock", 0);
 	char *p, *s;
@@ -80,8 +79,9 @@ static void child(int wfd)
 	memset(p, 1, LEN);
 	iv.start = (uintptr_t)p;
 	r.shared = (uintptr_t)s;
+	sv.start = (uintptr_t)s;
 	if (ioctl(dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_NONBLOCK_FAIL) ||
-	    ioctl(dev, MUC_IOC_INSERT, &iv))
+	    ioctl(dev, MUC_IOC_INSERT, &iv) || ioctl(dev, MUC_IOC_INSERT, &sv))
 		_exit(2);
 	if (write(wfd, &r, sizeof(r)) != sizeof(r))
 		_exit(3);
@@ -145,7 +145,7 @@ TEST(failed_nonblock_invalidation_ends_on_both_sides)
 	/* The plain subscriber failed the reaper's invalidations. */
 	EXPECT_EQ(-1, ret);
 	EXPECT_EQ(EAGAIN, errno);
-	/* A fault in the reaped mm: the plain subscriber gets its update. */
+	/* A fault in the reaped mm: the interval over it gets its update. */
 	ASSERT_EQ(0, ioctl(cfd, MUC_IOC_COUNTERS, &before));
 	ASSERT_EQ(sizeof(word), pread(memf, &word, sizeof(word), r.shared))
 		TH_LOG("read of the child's memory: %s", strerror(errno));
@@ -158,7 +158,7 @@ TEST(failed_nonblock_invalidation_ends_on_both_sides)
 	ASSERT_TRUE(WIFSIGNALED(status));
 
 	ASSERT_EQ(0, ioctl(cfd, MUC_IOC_COUNTERS, &c));
-	TH_LOG("nonblock fails %llu; plain updates %llu, valid %llu; interval: %llu non-blocking at seq %llu, last seq %llu",
+	TH_LOG("nonblock fails %llu; updates %llu, valid %llu; interval: %llu non-blocking at seq %llu, last seq %llu",
 	       c.nonblock_fails, c.updates, c.valid, c.nonblock_invalidations,
 	       c.seq_nonblock, c.seq_last);
 	EXPECT_GE(c.nonblock_fails, 1);

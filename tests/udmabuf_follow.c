@@ -152,21 +152,21 @@ TEST_F(follow, punch_rewrite)
 
 	if (variant->kind == UB_THP && !ub_thp_mapped())
 		ksft_print_msg("no PMD-mapped shmem THP, testing 4K pages\n");
-	/* A kernel vmap that lives across the replacement. */
+	/* A kernel vmap freezes the buffer, like a pin, until vunmap. */
 	vfd = ub_vmap_hold(self->dbuf);
 	ASSERT_LE(0, vfd);
 	punch_rewrite(self->memfd, self->mem, pfirst, pnr, 2);
 
-	/* Nothing but the creator's faults could have updated this one. */
-	EXPECT_EQ(-1, check_split(self->map, self->base, self->npages,
-				  pfirst, pnr, 2));
-
-	/* A vmap is a snapshot: the one held across the punch is unchanged. */
+	/* Frozen: the mmap and the vmap show the pages of before. */
+	EXPECT_EQ(-1, ub_check(self->map, self->base, 0, self->npages, 1));
 	copy = malloc(size);
 	ASSERT_NE(NULL, copy);
 	ASSERT_EQ(0, ub_vmap_read_held(vfd, 0, copy, size));
 	EXPECT_EQ(-1, ub_check(copy, self->base, 0, self->npages, 1));
+	/* The last unpin lets go of the old pages: the mmap follows. */
 	close(vfd);
+	EXPECT_EQ(-1, check_split(self->map, self->base, self->npages,
+				  pfirst, pnr, 2));
 	/* The next vmap shows the new pages. */
 	ASSERT_EQ(0, ub_vmap_read(self->dbuf, 0, copy, size));
 	EXPECT_EQ(-1, check_split(copy, self->base, self->npages, pfirst,
@@ -272,11 +272,10 @@ static int child_rewrite(enum ub_kind kind, int memfd, size_t memfd_size,
 }
 
 /*
- * Lazy path: the creator does not map the memfd while another process
- * rewrites it, so its notifier hears nothing.  Every access that goes
- * through the driver (a fault, vmap, SYNC) must find the new pages, and
- * then also refreshes the CPU mappings; a kernel vmap held across the punch
- * is a snapshot and keeps the old pages until vunmap.
+ * Another process rewrites the memfd while the creator does not map it:
+ * its faults reach the buffer all the same, and every view shows the new
+ * pages.  A kernel vmap held across the punch freezes the buffer until
+ * vunmap.
  */
 TEST_F(follow, lazy_other_process)
 {
@@ -293,19 +292,19 @@ TEST_F(follow, lazy_other_process)
 	ASSERT_LE(0, vfd);
 	ASSERT_EQ(0, munmap(self->mem, variant->memfd_size));
 
-	/* Round 1: a fault of a fresh mapping. */
+	/* Round 1: frozen by the vmap, then a fault of a fresh mapping. */
 	ASSERT_EQ(0, child_rewrite(variant->kind, self->memfd,
 				   variant->memfd_size, pfirst, pnr, 2));
 	fresh = mmap(NULL, size, PROT_READ, MAP_SHARED, self->dbuf, 0);
 	ASSERT_NE(MAP_FAILED, fresh);
-	EXPECT_EQ(-1, check_split(fresh, self->base, self->npages, pfirst,
-				  pnr, 2));
-	munmap((void *)fresh, size);
-	/* The vmap held since before the punch is a snapshot... */
+	EXPECT_EQ(-1, ub_check(fresh, self->base, 0, self->npages, 1));
 	ASSERT_EQ(0, ub_vmap_read_held(vfd, 0, copy, size));
 	EXPECT_EQ(-1, ub_check(copy, self->base, 0, self->npages, 1));
 	close(vfd);
-	/* ...and the old mapping was zapped and refaults. */
+	EXPECT_EQ(-1, check_split(fresh, self->base, self->npages, pfirst,
+				  pnr, 2));
+	munmap((void *)fresh, size);
+	/* The old mapping was zapped at the unpin and refaults. */
 	EXPECT_EQ(-1, check_split(self->map, self->base, self->npages,
 				  pfirst, pnr, 2));
 
@@ -346,19 +345,29 @@ static int set_follow_faults(const char *val)
 
 /*
  * Control: with the eager path switched off (test knob), the mapping made
- * before the punch keeps the stale page, which shows that the checks above
- * see the eager path at work; the lazy paths still find the new page.
+ * before the punch shows the hole, not the refill, which shows that the
+ * checks above see the eager path at work; the lazy paths still find the
+ * new page.
  */
 TEST_F(follow, eager_off_control)
 {
 	unsigned long pfirst = variant->punch_off / PS;
 	unsigned long pnr = variant->punch_len / PS;
+	unsigned long pg;
 	uint64_t *copy;
 	long stale;
 
 	ASSERT_EQ(0, set_follow_faults("0"));
-	punch_rewrite(self->memfd, self->mem, pfirst, pnr, 2);
-	stale = ub_check(self->map, self->base, pfirst - self->base, pnr, 1);
+	/* The punch is followed: the mapping reads the hole... */
+	ASSERT_EQ(0, ub_punch(self->memfd, pfirst * PS, pnr * PS));
+	for (pg = pfirst - self->base; pg < pfirst - self->base + pnr; pg++)
+		ASSERT_EQ(0, self->map[pg * (PS / 8)]);
+	/* ...and keeps reading it: the refill's faults are not followed. */
+	ub_fill(self->mem, pfirst, pnr, 2);
+	stale = -1;
+	for (pg = pfirst - self->base; pg < pfirst - self->base + pnr; pg++)
+		if (self->map[pg * (PS / 8)] || self->map[pg * (PS / 8) + 1])
+			stale = pg;
 	copy = malloc(variant->buf_size);
 	ASSERT_NE(NULL, copy);
 	EXPECT_EQ(0, ub_vmap_read(self->dbuf, 0, copy, variant->buf_size));

@@ -5,20 +5,18 @@
  *
  * A udmabuf over one 2 MiB huge page of a hugetlb memfd is mmapped; the
  * huge page is punched and the huge page pool is emptied (nr_hugepages
- * lowered to what is in use, overcommit off), so that refilling the hole
- * cannot allocate.  A read of the buffer mapping must then raise SIGBUS;
- * alarm() bounds the read, so a refault loop fails the test instead of
+ * lowered to what is in use, overcommit off), so that filling the hole
+ * cannot allocate.  A read of the hole needs no page: it shows zeros.  A
+ * write through the buffer must fill the hole, and then raises SIGBUS;
+ * alarm() bounds each access, so a refault loop fails the test instead of
  * hanging it.  The pool is restored afterwards (also by the parent process
- * if the test process dies), and the same read must then succeed and show
- * a hole: zeros.
+ * if the test process dies), and the same write must then succeed.
  *
  * Control: the same sequence over a shmem memfd, whose hole is filled
- * without the pool: the read succeeds and shows zeros.
+ * without the pool: the write succeeds.
  *
- * Each runs with the buffer mapping not faulted before the punch (the
- * fault goes through the lazy path) and faulted before it (the creator
- * maps the memfd, so the punch zaps the buffer mapping through the
- * driver's invalidation hint).
+ * Each runs with the buffer mapping not faulted before the punch and
+ * faulted before it (the punch zaps it).
  */
 #include "udmabuf_lib.h"
 #include "knob.h"
@@ -136,12 +134,14 @@ static void on_signal(int sig)
 enum read_result { READ_OK, READ_SIGBUS, READ_TIMED_OUT };
 
 /*
- * Read every page of @map (@npages), bounded by READ_TIMEOUT.  *@nonzero
- * gets the number of non-zero words read.
+ * Read every page of @map (@npages), or write a word of each if @wmap,
+ * bounded by READ_TIMEOUT.  *@nonzero gets the number of non-zero words
+ * read.
  */
-static enum read_result read_bounded(const volatile uint64_t *map,
-				     unsigned long npages,
-				     volatile unsigned long *nonzero)
+static enum read_result access_bounded(const volatile uint64_t *map,
+				       volatile uint64_t *wmap,
+				       unsigned long npages,
+				       volatile unsigned long *nonzero)
 {
 	struct sigaction sa = { .sa_handler = on_signal }, old_bus, old_alrm;
 	enum read_result res;
@@ -155,7 +155,9 @@ static enum read_result read_bounded(const volatile uint64_t *map,
 	sig = sigsetjmp(jump, 1);
 	if (!sig) {
 		alarm(READ_TIMEOUT);
-		for (w = 0; w < npages * (PS / 8); w++)
+		for (w = 0; wmap && w < npages * (PS / 8); w += PS / 8)
+			wmap[w] = 1;
+		for (w = 0; !wmap && w < npages * (PS / 8); w++)
 			if (map[w])
 				(*nonzero)++;
 		res = READ_OK;
@@ -198,8 +200,8 @@ FIXTURE_SETUP(sigbus)
 	self->map = mmap(NULL, HPS, PROT_READ, MAP_SHARED, self->dbuf, 0);
 	ASSERT_NE(MAP_FAILED, self->map);
 	if (variant->faulted) {
-		ASSERT_EQ(READ_OK, read_bounded(self->map, HPS / PS,
-						&nonzero));
+		ASSERT_EQ(READ_OK, access_bounded(self->map, NULL, HPS / PS,
+						  &nonzero));
 		ASSERT_EQ(-1, ub_check(self->map, 0, 0, HPS / PS, 1));
 	}
 }
@@ -210,35 +212,38 @@ FIXTURE_TEARDOWN_PARENT(sigbus)
 	EXPECT_EQ(0, pool_restore(self));
 }
 
-/* Two bounded reads, even on a slow (KASAN) kernel. */
-TEST_F_TIMEOUT(sigbus, read_punched_empty_pool, 3 * READ_TIMEOUT + 30)
+/* Bounded accesses, even on a slow (KASAN) kernel. */
+TEST_F_TIMEOUT(sigbus, read_punched_empty_pool, 4 * READ_TIMEOUT + 30)
 {
-	volatile unsigned long nonzero, nonzero_again;
-	enum read_result res, again;
+	volatile unsigned long nonzero = 0, ignored;
+	enum read_result res, wres, again;
+	volatile uint64_t *w;
 
+	w = mmap(NULL, HPS, PROT_READ | PROT_WRITE, MAP_SHARED, self->dbuf, 0);
+	ASSERT_NE(MAP_FAILED, w);
 	ASSERT_EQ(0, ub_punch(self->memfd, 0, HPS));
 	ASSERT_EQ(0, pool_empty(self));
 
-	res = read_bounded(self->map, HPS / PS, &nonzero);
+	/* A read of the hole needs no page: zeros. */
+	res = access_bounded(self->map, NULL, HPS / PS, &nonzero);
 	ksft_print_msg("empty pool: %s, %lu non-zero words\n",
 		       result_name(res), nonzero);
+	/* A write fills it. */
+	wres = access_bounded(NULL, w, HPS / PS, &ignored);
+	ksft_print_msg("empty pool: write %s\n", result_name(wres));
 
-	/* With the pool back, the hole can be filled: zeros. */
+	/* With the pool back, the hole can be filled. */
 	ASSERT_EQ(0, pool_restore(self));
-	again = read_bounded(self->map, HPS / PS, &nonzero_again);
-	ksft_print_msg("pool restored: %s, %lu non-zero words\n",
-		       result_name(again), nonzero_again);
+	again = access_bounded(NULL, w, HPS / PS, &ignored);
+	ksft_print_msg("pool restored: write %s\n", result_name(again));
 
-	if (variant->want_sigbus) {
-		EXPECT_EQ(READ_SIGBUS, res);
-	} else {
-		/* A shmem hole needs no huge page: it reads zero. */
-		EXPECT_EQ(READ_OK, res);
-		EXPECT_EQ(0, nonzero);
-	}
+	EXPECT_EQ(READ_OK, res);
+	EXPECT_EQ(0, nonzero);
+	EXPECT_EQ(variant->want_sigbus ? READ_SIGBUS : READ_OK, wres);
 	EXPECT_EQ(READ_OK, again);
-	EXPECT_EQ(0, nonzero_again);
+	EXPECT_EQ(1, self->mem[0]);
 
+	munmap((void *)w, HPS);
 	munmap((void *)self->map, HPS);
 	close(self->dbuf);
 	munmap(self->mem, HPS);

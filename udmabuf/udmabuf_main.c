@@ -17,7 +17,6 @@
 #include <linux/fs.h>
 #include <linux/hugetlb.h>
 #include <linux/miscdevice.h>
-#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/shmem_fs.h>
@@ -36,15 +35,15 @@ module_param(size_limit_mb, int, 0644);
 MODULE_PARM_DESC(size_limit_mb,
 		 "Max size of a dmabuf, in megabytes. Default is 64.");
 
-bool udmabuf_follow_hints = true;
-module_param_named(follow_faults, udmabuf_follow_hints, bool, 0644);
-MODULE_PARM_DESC(follow_faults,
-		 "Act on hints from subscribed mms (test knob). Default is Y.");
+static bool follow = true;
+module_param(follow, bool, 0644);
+MODULE_PARM_DESC(follow,
+		 "Buffers created while set follow page replacement; unset, they keep their pages as the in-tree driver does. Default is Y.");
 
-unsigned int udmabuf_update_delay_us;
-module_param_named(update_delay_us, udmabuf_update_delay_us, uint, 0644);
-MODULE_PARM_DESC(update_delay_us,
-		 "Delay between pinning and swapping pages, widens races (test knob).");
+bool udmabuf_follow_faults = true;
+module_param_named(follow_faults, udmabuf_follow_faults, bool, 0644);
+MODULE_PARM_DESC(follow_faults,
+		 "Take new pages when faults map them; unset, only accesses through the driver do (test knob). Default is Y.");
 
 #define UDMABUF_SEALS_WANTED	(F_SEAL_SHRINK)
 #define UDMABUF_SEALS_DENIED	(F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)
@@ -55,21 +54,15 @@ static struct dentry *udmabuf_debugfs;
 
 static int udmabuf_stats_show(struct seq_file *m, void *unused)
 {
-	seq_printf(m, "hints %ld\nhint_zaps %ld\n",
-		   atomic_long_read(&udmabuf_stats.hints),
-		   atomic_long_read(&udmabuf_stats.hint_zaps));
-	seq_printf(m, "inval_hints %ld\ninval_zaps %ld\n",
-		   atomic_long_read(&udmabuf_stats.inval_hints),
-		   atomic_long_read(&udmabuf_stats.inval_zaps));
-	seq_printf(m, "eager_pages %ld\nlazy_pages %ld\nresyncs %ld\n",
+	seq_printf(m, "removed_pages %ld\nfrozen_pages %ld\n",
+		   atomic_long_read(&udmabuf_stats.removed_pages),
+		   atomic_long_read(&udmabuf_stats.frozen_pages));
+	seq_printf(m, "eager_pages %ld\nlazy_pages %ld\n",
 		   atomic_long_read(&udmabuf_stats.eager_pages),
-		   atomic_long_read(&udmabuf_stats.lazy_pages),
-		   atomic_long_read(&udmabuf_stats.resyncs));
-	seq_printf(m, "no_subscription %ld\n",
-		   atomic_long_read(&udmabuf_stats.no_subscription));
-	seq_printf(m, "update_resumes %ld\nawaiting %ld\n",
-		   atomic_long_read(&udmabuf_stats.update_resumes),
-		   atomic_long_read(&udmabuf_stats.awaiting));
+		   atomic_long_read(&udmabuf_stats.lazy_pages));
+	seq_printf(m, "resyncs %ld\nzero_maps %ld\n",
+		   atomic_long_read(&udmabuf_stats.resyncs),
+		   atomic_long_read(&udmabuf_stats.zero_maps));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(udmabuf_stats);
@@ -92,7 +85,7 @@ static int udmabuf_check_memfd(struct file *memfd)
 	return 0;
 }
 
-/* Take memfd @item, check it and pin its pages into segment @i. */
+/* Take memfd @item and check it for segment @i. */
 static int udmabuf_add_seg(struct udmabuf *buf, unsigned int i,
 			   const struct udmabuf_create_item *item)
 {
@@ -105,18 +98,16 @@ static int udmabuf_add_seg(struct udmabuf *buf, unsigned int i,
 	buf->nr_segs = i + 1;
 	seg->buf = buf;
 	seg->memfd = memfd;
-	seg->it.start = item->offset >> PAGE_SHIFT;
+	seg->first = item->offset >> PAGE_SHIFT;
 	seg->start = buf->pagecount;
 	seg->nr = item->size >> PAGE_SHIFT;
-	seg->it.last = seg->it.start + seg->nr - 1;
 	/* Against memfd_add_seals(), which takes it for write. */
 	inode_lock_shared(file_inode(memfd));
 	ret = udmabuf_check_memfd(memfd);
-	if (!ret && item->offset + item->size < item->offset)
+	if (!ret && (!item->size || item->offset + item->size < item->offset ||
+		     item->offset + item->size >
+		     i_size_read(file_inode(memfd))))
 		ret = -EINVAL;
-	if (!ret)
-		ret = udmabuf_pin_pages(memfd, seg->it.start, seg->nr,
-					&buf->pages[seg->start]);
 	inode_unlock_shared(file_inode(memfd));
 	if (!ret)
 		buf->pagecount += seg->nr;
@@ -148,14 +139,14 @@ static long udmabuf_create(struct udmabuf_create_list *head,
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	kref_init(&buf->ref);
 	mutex_init(&buf->lock);
 	mutex_init(&buf->map_lock);
-	atomic_set(&buf->hinting, 0);
-	udmabuf_follow_init(buf);
-	buf->pages = kvcalloc(pgcnt, sizeof(*buf->pages), GFP_KERNEL);
+	buf->follow = READ_ONCE(follow);
+	buf->folios = kvcalloc(pgcnt, sizeof(*buf->folios), GFP_KERNEL);
+	buf->stale = bitmap_zalloc(pgcnt, GFP_KERNEL);
+	buf->zero = bitmap_zalloc(pgcnt, GFP_KERNEL);
 	buf->segs = kcalloc(head->count, sizeof(*buf->segs), GFP_KERNEL);
-	if (!buf->pages || !buf->segs) {
+	if (!buf->folios || !buf->stale || !buf->zero || !buf->segs) {
 		ret = -ENOMEM;
 		goto destroy_buf;
 	}
@@ -164,7 +155,17 @@ static long udmabuf_create(struct udmabuf_create_list *head,
 		if (ret)
 			goto destroy_buf;
 	}
-	udmabuf_subscribe(buf);
+	buf->holes = buf->pagecount;
+	/* Watch first: a removal from now on finds the pages taken below. */
+	if (buf->follow) {
+		ret = udmabuf_follow_start(buf);
+		if (ret)
+			goto destroy_buf;
+	}
+	/* Every page, holes filled, as the in-tree driver pins them. */
+	ret = udmabuf_fill(buf, 0, buf->pagecount, true);
+	if (ret)
+		goto destroy_buf;
 
 	exp_info.ops = &udmabuf_ops;
 	exp_info.size = buf->pagecount << PAGE_SHIFT;
@@ -177,13 +178,8 @@ static long udmabuf_create(struct udmabuf_create_list *head,
 	}
 	/* From here the dma-buf owns the buffer: release destroys it. */
 	buf->dmabuf = dmabuf;
-	buf->inode = file_inode(dmabuf->file);
-	ihold(buf->inode);
-	/* Only now may hints find it. */
-	ret = udmabuf_index_add(buf);
-	if (!ret)
-		ret = dma_buf_fd(dmabuf, head->flags & UDMABUF_FLAGS_CLOEXEC ?
-				 O_CLOEXEC : 0);
+	ret = dma_buf_fd(dmabuf, head->flags & UDMABUF_FLAGS_CLOEXEC ?
+			 O_CLOEXEC : 0);
 	if (ret < 0)
 		dma_buf_put(dmabuf);
 	return ret;
@@ -258,16 +254,10 @@ static int __init udmabuf_init(void)
 {
 	int ret;
 
-	ret = udmabuf_pin_init();
-	if (ret)
-		return ret;
-	ret = udmabuf_follow_wq_init();
-	if (ret)
-		goto destroy_pin_cache;
 	ret = misc_register(&udmabuf_misc);
 	if (ret) {
 		pr_err("cannot register /dev/udmabuf: %d\n", ret);
-		goto destroy_wq;
+		return ret;
 	}
 	udmabuf_dma_dev = udmabuf_misc.this_device;
 	ret = dma_coerce_mask_and_coherent(udmabuf_dma_dev, DMA_BIT_MASK(64));
@@ -282,10 +272,6 @@ static int __init udmabuf_init(void)
 
 deregister:
 	misc_deregister(&udmabuf_misc);
-destroy_wq:
-	udmabuf_follow_wq_exit();
-destroy_pin_cache:
-	udmabuf_pin_exit();
 	return ret;
 }
 
@@ -293,11 +279,6 @@ static void __exit udmabuf_exit(void)
 {
 	debugfs_remove_recursive(udmabuf_debugfs);
 	misc_deregister(&udmabuf_misc);
-	/* udmabuf_mn_free() runs from SRCU callbacks. */
-	mmu_notifier_synchronize();
-	udmabuf_index_exit();
-	udmabuf_follow_wq_exit();
-	udmabuf_pin_exit();
 }
 
 module_init(udmabuf_init);

@@ -28,18 +28,12 @@
  *	in it and MADV_DONTNEED it (a minor write fault and a zap each).
  *
  * With --notifier (either mode, the patched kernel with the mmu_update_core
- * test module loaded), four more children make no udmabuf but subscribe
- * their mm with a bare mmu notifier whose callbacks return at once: one
- * with an invalidate_range_start() only, the shape of KVM's
- * ("bare-inval"), one with an update op too ("bare-update"), and the same
- * with its updates paused (mmu_notifier_update_pause(), "bare-paused"), as
- * udmabuf's are while no buffer awaits a refault.  What any subscriber of
- * these shapes costs, whatever it does: the floors under the driver's ratios.
- * The fourth ("bare-interval") inserts an interval notifier with an update
- * op over a page of its own that the loops never touch: what this core
- * charges the mm for an interval subscriber that no fault or invalidation
- * overlaps (faults record and deliver updates for the tree, invalidations
- * and deliveries take the subscriptions' lock to look it up).
+ * test module loaded), two more children make no udmabuf but subscribe
+ * their mm: one with a bare mmu notifier whose invalidate_range_start()
+ * returns at once, the shape of KVM's ("bare-inval"), one with an interval
+ * notifier with an update op over a page of its own that the loops never
+ * touch ("bare-interval"): what this core charges the mm for an interval
+ * update subscriber that no fault or invalidation overlaps.
  *
  * Every measurement runs in a child forked from a parent that never creates
  * a udmabuf (the driver may subscribe a creator's mm for good): N = 0, no
@@ -48,8 +42,8 @@
  * (default 3) measure every N once, in order and then in reverse order
  * alternately, after one unmeasured warm-up child.
  *
- * Output: one line per N, N = 0 first (with --notifier, N = bare-inval,
- * bare-update, bare-interval and bare-paused last):
+ * Output: one line per N, N = 0 first (with --notifier, N = bare-inval and
+ * bare-interval last):
  *	bufs N per_sec F ratio F/F(0) round_ratio_min X round_ratio_max Y ...
  * per_sec is faults (or loops of dontneed) per second of the best pass of
  * all rounds; ratio divides it by the best of N = 0, round_ratio_* are the
@@ -81,14 +75,12 @@
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
 #define MAX_BUFS	4096
-#define MAX_COUNTS	20	/* 0, up to 15 of --bufs, 4 bare */
+#define MAX_COUNTS	18	/* 0, up to 15 of --bufs, 2 bare */
 #define MAX_THREADS	64
 #define SPARE_FDS	64
 /* Counts of the --notifier children: no buffer, a bare notifier. */
 #define BARE_INVAL	(-1L)
-#define BARE_UPDATE	(-2L)
 #define BARE_INTERVAL	(-3L)
-#define BARE_PAUSED	(-4L)
 
 static const char *prog = "udmabuf-scale-bench";
 
@@ -230,13 +222,8 @@ static void setup(struct proc *pr)
 			iv.start = (uintptr_t)page;
 			if (ioctl(dev, MUC_IOC_INSERT, &iv))
 				die("MUC_IOC_INSERT");
-		} else if (ioctl(dev, MUC_IOC_SUBSCRIBE_BARE,
-				 pr->nbufs == BARE_INVAL ? MUC_BARE_INVAL :
-				 MUC_BARE_UPDATE)) {
+		} else if (ioctl(dev, MUC_IOC_SUBSCRIBE_BARE, MUC_BARE_INVAL)) {
 			die("MUC_IOC_SUBSCRIBE_BARE");
-		} else if (pr->nbufs == BARE_PAUSED &&
-			   ioctl(dev, MUC_IOC_PAUSE_UPDATES, 1)) {
-			die("MUC_IOC_PAUSE_UPDATES");
 		}
 	}
 	if (!n) {
@@ -388,12 +375,8 @@ static const char *child_name(long nbufs)
 
 	if (nbufs == BARE_INVAL)
 		return "bare-inval";
-	if (nbufs == BARE_UPDATE)
-		return "bare-update";
 	if (nbufs == BARE_INTERVAL)
 		return "bare-interval";
-	if (nbufs == BARE_PAUSED)
-		return "bare-paused";
 	snprintf(name, sizeof(name), "%ld buffers", nbufs);
 	return name;
 }
@@ -472,7 +455,7 @@ static int parse_counts(const char *s, long *counts)
 	while ((tok = strsep(&rest, ","))) {
 		if (!*tok)
 			bad("--bufs: give counts like 1,16,256,1024");
-		if (n == MAX_COUNTS - 4)
+		if (n == MAX_COUNTS - 2)
 			bad("--bufs: at most 15 counts");
 		counts[n] = number_arg("--bufs", tok, 1, MAX_BUFS);
 		for (i = 1; i < n; i++)
@@ -542,9 +525,7 @@ int main(int argc, char **argv)
 		if (access(MUC_DEV, R_OK | W_OK))
 			die(MUC_DEV " (insmod mmu_update_core.ko)");
 		counts[n++] = BARE_INVAL;
-		counts[n++] = BARE_UPDATE;
 		counts[n++] = BARE_INTERVAL;
-		counts[n++] = BARE_PAUSED;
 	}
 	for (i = 0; i < n; i++)
 		if (counts[i] > most)

@@ -109,21 +109,8 @@ static int muc_mn_invalidate_start(struct mmu_notifier *mn,
 	return 0;
 }
 
-static void muc_mn_update(struct mmu_notifier *mn,
-			  const struct mmu_notifier_update *update)
-{
-	struct muc_file *f = container_of(mn, struct muc_file, mn);
-
-	mutex_lock(&f->lock);
-	f->counters.updates++;
-	if (!mmu_notifier_update_retry(mn, update->seq))
-		f->counters.valid++;
-	mutex_unlock(&f->lock);
-}
-
 static const struct mmu_notifier_ops muc_mn_ops = {
 	.invalidate_range_start = muc_mn_invalidate_start,
-	.update = muc_mn_update,
 };
 
 static int muc_bare_invalidate_start(struct mmu_notifier *mn,
@@ -132,53 +119,8 @@ static int muc_bare_invalidate_start(struct mmu_notifier *mn,
 	return 0;
 }
 
-static void muc_bare_update(struct mmu_notifier *mn,
-			    const struct mmu_notifier_update *update)
-{
-}
-
 static const struct mmu_notifier_ops muc_bare_ops = {
 	.invalidate_range_start = muc_bare_invalidate_start,
-};
-
-static const struct mmu_notifier_ops muc_bare_update_ops = {
-	.invalidate_range_start = muc_bare_invalidate_start,
-	.update = muc_bare_update,
-};
-
-static int muc_paired_invalidate_start(struct mmu_notifier *mn,
-				       const struct mmu_notifier_range *range)
-{
-	struct muc_file *f = container_of(mn, struct muc_file, mn);
-
-	atomic64_inc(&f->bare_starts);
-	return 0;
-}
-
-static void muc_paired_invalidate_end(struct mmu_notifier *mn,
-				      const struct mmu_notifier_range *range)
-{
-	struct muc_file *f = container_of(mn, struct muc_file, mn);
-
-	atomic64_inc(&f->bare_ends);
-}
-
-static const struct mmu_notifier_ops muc_paired_ops = {
-	.invalidate_range_start = muc_paired_invalidate_start,
-	.invalidate_range_end = muc_paired_invalidate_end,
-};
-
-static void muc_tlbs_invalidate(struct mmu_notifier *mn,
-				struct mm_struct *mm, unsigned long start,
-				unsigned long end)
-{
-	struct muc_file *f = container_of(mn, struct muc_file, mn);
-
-	atomic64_inc(&f->bare_tlbs);
-}
-
-static const struct mmu_notifier_ops muc_tlbs_ops = {
-	.arch_invalidate_secondary_tlbs = muc_tlbs_invalidate,
 };
 
 static int muc_nonblock_fail_start(struct mmu_notifier *mn,
@@ -194,14 +136,10 @@ static int muc_nonblock_fail_start(struct mmu_notifier *mn,
 
 static const struct mmu_notifier_ops muc_nonblock_fail_ops = {
 	.invalidate_range_start = muc_nonblock_fail_start,
-	.update = muc_mn_update,
 };
 
 static const struct mmu_notifier_ops *const muc_bare[] = {
 	[MUC_BARE_INVAL] = &muc_bare_ops,
-	[MUC_BARE_UPDATE] = &muc_bare_update_ops,
-	[MUC_BARE_PAIRED] = &muc_paired_ops,
-	[MUC_BARE_TLBS] = &muc_tlbs_ops,
 	[MUC_BARE_NONBLOCK_FAIL] = &muc_nonblock_fail_ops,
 };
 
@@ -340,27 +278,6 @@ static long muc_unsubscribe(struct muc_file *f)
 	return 0;
 }
 
-static long muc_pause(struct muc_file *f, unsigned long pause)
-{
-	int ret;
-
-	if (pause > 1)
-		return -EINVAL;
-	ret = muc_claim(f, &f->mn_state, MUC_ACTIVE, MUC_BUSY);
-	if (ret)
-		return -EINVAL;
-	if (f->mn.ops->update) {
-		if (pause)
-			mmu_notifier_update_pause(&f->mn);
-		else
-			mmu_notifier_update_resume(&f->mn);
-	} else {
-		ret = -EINVAL;
-	}
-	muc_set(f, &f->mn_state, MUC_ACTIVE);
-	return ret;
-}
-
 static long muc_insert(struct muc_file *f, void __user *uarg)
 {
 	struct muc_interval arg;
@@ -439,10 +356,6 @@ static long muc_counters(struct muc_file *f, void __user *uarg)
 	mutex_lock(&f->lock);
 	counters = f->counters;
 	mutex_unlock(&f->lock);
-	/* The paired subscriber's starts are invalidations too. */
-	counters.invalidations += atomic64_read(&f->bare_starts);
-	counters.range_ends = atomic64_read(&f->bare_ends);
-	counters.secondary_tlbs = atomic64_read(&f->bare_tlbs);
 	counters.nonblock_fails = atomic64_read(&f->bare_fails);
 	counters.sleeping = atomic_read(&f->sleeping);
 	if (copy_to_user(uarg, &counters, sizeof(counters)))
@@ -480,14 +393,10 @@ static long muc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 						ARRAY_SIZE(muc_bare))]);
 	case MUC_IOC_UNSUBSCRIBE_MM:
 		return muc_unsubscribe(f);
-	case MUC_IOC_PAUSE_UPDATES:
-		return muc_pause(f, arg);
 	case MUC_IOC_INSERT:
 		return muc_insert(f, (void __user *)arg);
 	case MUC_IOC_REMOVE:
 		return muc_remove(f, arg);
-	case MUC_IOC_HAS_UPDATE:
-		return test_bit(MMF_HAS_MMU_UPDATE, &f->mm->flags);
 	case MUC_IOC_HOLD_INVAL:
 		return muc_hold(f, MUC_HOLD_INVAL, arg);
 	case MUC_IOC_HOLD_UPDATE:

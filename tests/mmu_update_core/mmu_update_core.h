@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * uAPI of the mmu_update_core module, for tests/update_core.c: what the
- * mmu notifier core does around update subscribers (the MMF flag, counting
- * invalidations, removing interval subscriptions) as seen from one mm; and
- * for userspace/udmabuf-scale-bench.c, its bare subscriber.
+ * uAPI of the mmu_update_core module, for tests/update_core.c and
+ * tests/nonblock_invalidate.c: what the mmu notifier core does around
+ * interval update subscribers (delivering, removing) as seen from one mm;
+ * and for userspace/udmabuf-scale-bench.c, its bare subscribers.
  */
 #ifndef _MMU_UPDATE_CORE_H
 #define _MMU_UPDATE_CORE_H
@@ -25,8 +25,6 @@ struct muc_counters {
 	__u64 updates;		/* update callbacks, every subscription */
 	__u64 valid;		/* of those, validated in the callback */
 	__u64 invalidations;	/* invalidate callbacks */
-	__u64 range_ends;	/* invalidate_range_end(), MUC_BARE_PAIRED */
-	__u64 secondary_tlbs;	/* arch_invalidate_secondary_tlbs() calls */
 	__u64 nonblock_fails;	/* MUC_BARE_NONBLOCK_FAIL's -EAGAINs */
 	__u64 nonblock_invalidations;	/* non-blocking interval invalidates */
 	__u64 seq_nonblock;	/* cur_seq of the last of those */
@@ -34,14 +32,12 @@ struct muc_counters {
 	__u64 sleeping;		/* 1 while the opener is in MUC_IOC_SLEEP */
 };
 
-/* A plain struct mmu_notifier with an update op on current->mm, and off. */
+/* A plain struct mmu_notifier on current->mm, and off. */
 #define MUC_IOC_SUBSCRIBE_MM	_IO('U', 0x00)
 #define MUC_IOC_UNSUBSCRIBE_MM	_IO('U', 0x01)
 /* An interval notifier, with or without an update op; remove by id. */
 #define MUC_IOC_INSERT		_IOWR('U', 0x02, struct muc_interval)
 #define MUC_IOC_REMOVE		_IO('U', 0x03)
-/* 1 if MMF_HAS_MMU_UPDATE is set on current->mm, else 0. */
-#define MUC_IOC_HAS_UPDATE	_IO('U', 0x04)
 /*
  * Hold, until MUC_IOC_RELEASE or 10 s, the next blockable
  * invalidate_range_start() of the plain notifier whose range contains the
@@ -55,34 +51,17 @@ struct muc_counters {
 #define MUC_IOC_COUNTERS	_IOR('U', 0x09, struct muc_counters)
 /*
  * For make bench: a plain struct mmu_notifier on current->mm whose
- * invalidate_range_start() returns at once (the shape of KVM's), with an
- * update op that returns at once if @arg is MUC_BARE_UPDATE.  What any
- * subscriber costs the mm, whatever it does in its callbacks.  Off with
- * MUC_IOC_UNSUBSCRIBE_MM.
- * For the core's skipping of list walks that no subscriber needs, two more
- * that only count their calls: MUC_BARE_PAIRED has invalidate_range_start()
- * (counted in .invalidations) and invalidate_range_end() (.range_ends),
- * MUC_BARE_TLBS only arch_invalidate_secondary_tlbs() (.secondary_tlbs).
+ * invalidate_range_start() returns at once (the shape of KVM's), @arg
+ * MUC_BARE_INVAL.  What any subscriber costs the mm, whatever it does in
+ * its callbacks.  Off with MUC_IOC_UNSUBSCRIBE_MM.
+ * MUC_BARE_NONBLOCK_FAIL: one whose invalidate_range_start() fails every
+ * non-blocking invalidation with -EAGAIN (counted in .nonblock_fails), as
+ * a driver that cannot take its lock without sleeping does.
  * EINVAL for any other @arg, EBUSY if the file has a plain subscription.
  */
 #define MUC_BARE_INVAL		0
-#define MUC_BARE_UPDATE		1
-#define MUC_BARE_PAIRED		2
-#define MUC_BARE_TLBS		3
-/*
- * A plain subscriber whose invalidate_range_start() fails every
- * non-blocking invalidation with -EAGAIN (counted in .nonblock_fails), as
- * a driver that cannot take its lock without sleeping does, with an update
- * op that counts its calls in .updates and those that validate in .valid.
- */
 #define MUC_BARE_NONBLOCK_FAIL	4
 #define MUC_IOC_SUBSCRIBE_BARE	_IO('U', 0x0a)
-/*
- * mmu_notifier_update_pause() (@arg 1) or mmu_notifier_update_resume()
- * (@arg 0) on the plain subscription, which must have an update op: EINVAL
- * otherwise, or without a plain subscription.
- */
-#define MUC_IOC_PAUSE_UPDATES	_IO('U', 0x0b)
 /*
  * Sleep uninterruptibly for @arg ms (at most 10000, else EINVAL): a task
  * that a test kills there keeps its mm until the sleep ends, for

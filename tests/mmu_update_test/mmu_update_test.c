@@ -2,8 +2,9 @@
 /*
  * mmu_update_test: a subscriber of the mmu notifier update op for tests.
  *
- * Each open file of /dev/mmu_update_test may subscribe the opener's mm with a
- * plain struct mmu_notifier and up to MUT_MAX_INTERVALS interval notifiers.
+ * Each open file of /dev/mmu_update_test may subscribe the opener's mm with an
+ * interval notifier over all of its user space and up to MUT_MAX_INTERVALS
+ * others, and watch a range of one file (whatever mm faults on it).
  * Every update callback validates its sequence the way a mirror would and
  * logs what it was told; userspace reads the log and compares it with
  * /proc/self/pagemap.  A callback can be held between its entry and its
@@ -12,7 +13,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/completion.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mapping_watch.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -36,8 +39,10 @@ struct mut_range {
 
 struct mut_file {
 	struct mm_struct *mm;		/* the opener's mm, mmgrab()ed */
-	struct mmu_notifier mn;
-	bool mn_registered;
+	struct mmu_interval_notifier all;	/* MUT_IOC_SUBSCRIBE_MM */
+	bool all_inserted;
+	struct mapping_watch watch;	/* MUT_IOC_WATCH_FILE */
+	struct file *watched;		/* held while watched */
 	struct mut_range ranges[MUT_MAX_INTERVALS];
 	/*
 	 * The "user lock" of the notifier protocol: invalidate callbacks take
@@ -85,6 +90,7 @@ static void mut_log(struct mut_file *f, const struct mmu_notifier_update *u,
 	ev->flags = (u->flags & MMU_NOTIFIER_UPDATE_WRITE ? MUT_EV_WRITE : 0) |
 		    (valid ? MUT_EV_VALID : 0);
 	ev->source = source;
+	ev->pgoff = u->pgoff;
 	ev->index = f->nr_events++;
 }
 
@@ -97,33 +103,64 @@ static int mut_lock_for(struct mut_file *f, bool blockable)
 	return mutex_trylock(&f->lock) ? 0 : -EAGAIN;
 }
 
-static int mut_mn_invalidate_start(struct mmu_notifier *mn,
-				   const struct mmu_notifier_range *range)
+static bool mut_all_invalidate(struct mmu_interval_notifier *sub,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
 {
-	struct mut_file *f = container_of(mn, struct mut_file, mn);
+	struct mut_file *f = container_of(sub, struct mut_file, all);
 
 	if (mut_lock_for(f, mmu_notifier_range_blockable(range)))
-		return -EAGAIN;
+		return false;
+	mmu_interval_set_seq(sub, cur_seq);
 	f->counters.invalidations++;
 	mutex_unlock(&f->lock);
-	return 0;
+	return true;
 }
 
-static void mut_mn_update(struct mmu_notifier *mn,
-			  const struct mmu_notifier_update *update)
+static void mut_all_update(struct mmu_interval_notifier *sub,
+			   const struct mmu_notifier_update *update)
 {
-	struct mut_file *f = container_of(mn, struct mut_file, mn);
+	struct mut_file *f = container_of(sub, struct mut_file, all);
 
 	mut_hold_point(f);
 	mutex_lock(&f->lock);
 	mut_log(f, update, MUT_SRC_MM,
-		!mmu_notifier_update_retry(mn, update->seq));
+		!mmu_interval_read_retry(sub, update->seq));
 	mutex_unlock(&f->lock);
 }
 
-static const struct mmu_notifier_ops mut_mn_ops = {
-	.invalidate_range_start = mut_mn_invalidate_start,
-	.update = mut_mn_update,
+static const struct mmu_interval_notifier_ops mut_all_ops = {
+	.invalidate = mut_all_invalidate,
+	.update = mut_all_update,
+};
+
+static void mut_watch_removed(struct mapping_watch *watch, pgoff_t first,
+			      pgoff_t last)
+{
+	struct mut_file *f = container_of(watch, struct mut_file, watch);
+
+	mutex_lock(&f->lock);
+	f->counters.invalidations++;
+	f->counters.removed_first = first;
+	f->counters.removed_last = last;
+	mutex_unlock(&f->lock);
+}
+
+static void mut_watch_update(struct mapping_watch *watch,
+			     const struct mmu_notifier_update *update)
+{
+	struct mut_file *f = container_of(watch, struct mut_file, watch);
+
+	mut_hold_point(f);
+	mutex_lock(&f->lock);
+	mut_log(f, update, MUT_SRC_FILE,
+		!mapping_watch_read_retry(watch, update->seq));
+	mutex_unlock(&f->lock);
+}
+
+static const struct mapping_watch_ops mut_watch_ops = {
+	.removed = mut_watch_removed,
+	.update = mut_watch_update,
 };
 
 static bool mut_range_invalidate(struct mmu_interval_notifier *sub,
@@ -193,8 +230,12 @@ static int mut_release(struct inode *inode, struct file *file)
 	for (i = 0; i < MUT_MAX_INTERVALS; i++)
 		if (f->ranges[i].inserted)
 			mmu_interval_notifier_remove(&f->ranges[i].notifier);
-	if (f->mn_registered)
-		mmu_notifier_unregister(&f->mn, f->mm);
+	if (f->all_inserted)
+		mmu_interval_notifier_remove(&f->all);
+	if (f->watched) {
+		mapping_watch_remove(&f->watch);
+		fput(f->watched);
+	}
 	mmdrop(f->mm);
 	kvfree(f->log);
 	kfree(f);
@@ -237,6 +278,39 @@ static long mut_subscribe_range(struct mut_file *f, void __user *uarg)
 	if (copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	return 0;
+}
+
+static long mut_watch_file(struct mut_file *f, void __user *uarg)
+{
+	struct mut_watch arg;
+	struct file *file;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.pad || arg.first > arg.last)
+		return -EINVAL;
+	file = fget(arg.fd);
+	if (!file)
+		return -EBADF;
+	mutex_lock(&f->lock);
+	ret = f->watched ? -EBUSY : 0;
+	if (!ret)
+		f->watched = file;
+	mutex_unlock(&f->lock);
+	if (ret)
+		goto put_file;
+	/* Insertion takes the file's watch lock: not under f->lock. */
+	ret = mapping_watch_insert(&f->watch, file, arg.first, arg.last,
+				   &mut_watch_ops);
+	if (!ret)
+		return 0;
+	mutex_lock(&f->lock);
+	f->watched = NULL;
+	mutex_unlock(&f->lock);
+put_file:
+	fput(file);
+	return ret;
 }
 
 /*
@@ -283,7 +357,9 @@ static long mut_revalidate(struct mut_file *f, unsigned long index)
 	}
 	ev = &f->log[index];
 	if (ev->source == MUT_SRC_MM) {
-		retry = mmu_notifier_update_retry(&f->mn, ev->seq);
+		retry = mmu_interval_read_retry(&f->all, ev->seq);
+	} else if (ev->source == MUT_SRC_FILE) {
+		retry = mapping_watch_read_retry(&f->watch, ev->seq);
 	} else {
 		struct mmu_interval_notifier *sub;
 
@@ -319,18 +395,23 @@ static long mut_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case MUT_IOC_SUBSCRIBE_MM:
 		mutex_lock(&f->lock);
-		ret = f->mn_registered ? -EBUSY : 0;
+		ret = f->all_inserted ? -EBUSY : 0;
+		f->all_inserted = true;
 		mutex_unlock(&f->lock);
 		if (ret)
 			return ret;
-		f->mn.ops = &mut_mn_ops;
-		ret = mmu_notifier_register(&f->mn, f->mm);
-		if (!ret) {
+		/* Insertion may invalidate-wait: not under f->lock. */
+		ret = mmu_interval_notifier_insert(&f->all, f->mm, PAGE_SIZE,
+						   TASK_SIZE - PAGE_SIZE,
+						   &mut_all_ops);
+		if (ret) {
 			mutex_lock(&f->lock);
-			f->mn_registered = true;
+			f->all_inserted = false;
 			mutex_unlock(&f->lock);
 		}
 		return ret;
+	case MUT_IOC_WATCH_FILE:
+		return mut_watch_file(f, uarg);
 	case MUT_IOC_SUBSCRIBE_RANGE:
 		return mut_subscribe_range(f, uarg);
 	case MUT_IOC_READ:
@@ -387,7 +468,6 @@ static int __init mut_init(void)
 static void __exit mut_exit(void)
 {
 	misc_deregister(&mut_misc);
-	mmu_notifier_synchronize();
 }
 
 module_init(mut_init);

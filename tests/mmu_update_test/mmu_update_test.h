@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * uAPI of the mmu_update_test module: subscribes to mmu notifier updates on
- * the caller's mm and records what it was told, for tests/pte_update.c.
+ * the caller's mm, or watches a file range, and records what it was told,
+ * for tests/pte_update.c.
  */
 #ifndef _MMU_UPDATE_TEST_H
 #define _MMU_UPDATE_TEST_H
@@ -14,8 +15,9 @@
 #define MUT_MAX_INTERVALS	4
 #define MUT_MAX_EVENTS		4096
 
-/* struct mut_event.source: the plain notifier, or interval 0..3 */
+/* struct mut_event.source: the whole-mm interval, the watch, or 0..3 */
 #define MUT_SRC_MM		0xff
+#define MUT_SRC_FILE		0xfe
 
 /* struct mut_event.flags */
 #define MUT_EV_WRITE		_BITUL(0)	/* MMU_NOTIFIER_UPDATE_WRITE */
@@ -30,6 +32,14 @@ struct mut_event {
 	__u32 flags;
 	__u32 source;
 	__u32 index;	/* position in the log, for MUT_IOC_REVALIDATE */
+	__u64 pgoff;	/* file page index of start */
+};
+
+struct mut_watch {
+	__s32 fd;	/* a shmem or hugetlbfs file */
+	__u32 pad;
+	__u64 first;	/* page indices watched */
+	__u64 last;
 };
 
 struct mut_interval {
@@ -47,10 +57,12 @@ struct mut_read {
 
 struct mut_counters {
 	__u64 updates;		/* update callbacks */
-	__u64 invalidations;	/* invalidate callbacks */
+	__u64 invalidations;	/* invalidate and removed callbacks */
+	__u64 removed_first;	/* the range of the last removed callback */
+	__u64 removed_last;
 };
 
-/* Subscribe a plain struct mmu_notifier with an update op to current->mm. */
+/* Subscribe an interval notifier over all of current->mm's user space. */
 #define MUT_IOC_SUBSCRIBE_MM	_IO('M', 0x00)
 /* Subscribe a struct mmu_interval_notifier over [start, start + length). */
 #define MUT_IOC_SUBSCRIBE_RANGE	_IOWR('M', 0x01, struct mut_interval)
@@ -68,5 +80,7 @@ struct mut_counters {
 #define MUT_IOC_REVALIDATE	_IO('M', 0x06)
 #define MUT_IOC_COUNTERS	_IOR('M', 0x07, struct mut_counters)
 #define MUT_IOC_CLEAR		_IO('M', 0x08)
+/* Watch pages [first, last] of a file: faults of every mm, removals. */
+#define MUT_IOC_WATCH_FILE	_IOW('M', 0x09, struct mut_watch)
 
 #endif /* _MMU_UPDATE_TEST_H */

@@ -7,17 +7,13 @@ load "$drm/vgem/vgem.ko" || rc=1
 load "$MODDIR/udmabuf/udmabuf.ko" || exit 1
 load "$MODDIR/udmabuf_vmap/udmabuf_vmap.ko" || rc=1
 load "$MODDIR/udmabuf_importer/udmabuf_importer.ko" || rc=1
-# udmabuf_await reads the mm flag through it.
-load "$MODDIR/mmu_update_core/mmu_update_core.ko" || rc=1
 for t in ${UDMABUF_TESTS:-udmabuf_upstream udmabuf_hugetlb_resv \
 		udmabuf_errors udmabuf_follow udmabuf_fallocate udmabuf_race \
-		udmabuf_readers udmabuf_sigbus udmabuf_stress udmabuf_importer \
-		udmabuf_await}; do
+		udmabuf_readers udmabuf_sigbus udmabuf_stress udmabuf_importer}; do
 	run "$t" "$B/tests/$t" || rc=1
 done
 sed 's/^/# udmabuf stats: /' /sys/kernel/debug/udmabuf/stats 2>/dev/null
 # udmabuf_errors checked that rmmod is refused while a buffer lives.
-unload mmu_update_core || rc=1
 unload udmabuf_importer || rc=1
 unload udmabuf_vmap || rc=1
 unload udmabuf || rc=1
