@@ -5,16 +5,21 @@
  * UDMABUF_VMAP_READ maps the dma-buf with dma_buf_vmap_unlocked(), copies a
  * range of it to userspace and unmaps it again, or reads the mapping that
  * UDMABUF_VMAP_HOLD made and keeps until the file is closed.
+ * UDMABUF_VMAP_PUNCH punches a hole in a memfd from a workqueue.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-buf.h>
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/iosys-map.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "udmabuf_vmap.h"
 
@@ -88,6 +93,42 @@ unlock:
 	return ret;
 }
 
+struct uv_punch {
+	struct work_struct work;
+	struct file *memfd;
+	struct udmabuf_vmap_punch arg;
+	long ret;
+};
+
+static void uv_punch_work(struct work_struct *work)
+{
+	struct uv_punch *p = container_of(work, struct uv_punch, work);
+
+	p->ret = vfs_fallocate(p->memfd,
+			       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       p->arg.offset, p->arg.len);
+}
+
+static long uv_punch(struct udmabuf_vmap_punch __user *uarg)
+{
+	struct uv_punch p;
+
+	if (copy_from_user(&p.arg, uarg, sizeof(p.arg)))
+		return -EFAULT;
+	if (p.arg.pad || p.arg.offset > LLONG_MAX ||
+	    p.arg.len > LLONG_MAX - p.arg.offset || !p.arg.len)
+		return -EINVAL;
+	p.memfd = fget(p.arg.fd);
+	if (!p.memfd)
+		return -EBADF;
+	INIT_WORK_ONSTACK(&p.work, uv_punch_work);
+	queue_work(system_unbound_wq, &p.work);
+	flush_work(&p.work);
+	destroy_work_on_stack(&p.work);
+	fput(p.memfd);
+	return p.ret;
+}
+
 static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	switch (cmd) {
@@ -95,6 +136,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return uv_read(file->private_data, (void __user *)arg);
 	case UDMABUF_VMAP_HOLD:
 		return uv_hold(file->private_data, (int)arg);
+	case UDMABUF_VMAP_PUNCH:
+		return uv_punch((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -138,6 +181,6 @@ static struct miscdevice uv_misc = {
 
 module_misc_device(uv_misc);
 
-MODULE_DESCRIPTION("Test helper: read a dma-buf through a kernel vmap");
+MODULE_DESCRIPTION("Test helper: read a dma-buf through a kernel vmap, punch from a kernel thread");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS(DMA_BUF);

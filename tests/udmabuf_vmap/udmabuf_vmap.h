@@ -25,4 +25,18 @@ struct udmabuf_vmap_read {
 /* Vmap dma-buf fd (an int) and hold the mapping until the file closes. */
 #define UDMABUF_VMAP_HOLD	_IOW('U', 0x02, int)
 
+/*
+ * Punch [@offset, @offset + @len) of memfd @fd from a kernel thread (a
+ * workqueue), and return once it is done: a remover that is no task of
+ * the test's, as a balloon or free page reporting in the host kernel.
+ */
+struct udmabuf_vmap_punch {
+	__s32 fd;
+	__u32 pad;
+	__u64 offset;
+	__u64 len;
+};
+
+#define UDMABUF_VMAP_PUNCH	_IOW('U', 0x03, struct udmabuf_vmap_punch)
+
 #endif
