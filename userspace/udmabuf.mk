@@ -4,16 +4,25 @@
 #
 #   make userspace              also builds these (target udmabuf-userspace)
 #   make udmabuf-tests          the test programs in build/tests/gst/
-#   make install PREFIX=/usr/local [DESTDIR=...]
+#   make install PREFIX=/usr/local [DESTDIR=...] [LIBDIR=...]
+#
+# Installed libraries go to LIBDIR, by default PREFIX/lib/<multiarch> as
+# dpkg-architecture (or gcc -print-multiarch) names it, and the plugin to
+# LIBDIR/gstreamer-1.0, where GStreamer looks for PREFIX=/usr.
 
 UB_SRC := userspace/libudmabuf
 UB_OUT := $(B)/userspace
 UB_LIBDIR := $(UB_OUT)/lib
-UB_VERSION := 1.0.0
-UB_SONAME := libudmabuf.so.1
+UB_VERSION := 2.0.0
+UB_SONAME := libudmabuf.so.2
 UB_CFLAGS := -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
-UB_RPATH := -Wl,-rpath,'$$ORIGIN/../lib'
+UB_COMMA := ,
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || \
+	gcc -print-multiarch 2>/dev/null)
+# bin/../lib in build/userspace, bin/../lib/<multiarch> where installed
+UB_RPATH := -Wl,-rpath,'$$ORIGIN/../lib' \
+	$(if $(MULTIARCH),-Wl$(UB_COMMA)-rpath$(UB_COMMA)'$$ORIGIN/../lib/$(MULTIARCH)')
 GST_PKGS := gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0 \
 	gstreamer-allocators-1.0
 GST_PLUGIN_DIR := $(UB_LIBDIR)/gstreamer-1.0
@@ -22,6 +31,7 @@ GST_HDRS := $(wildcard userspace/gst-udmabuf/*.h)
 UB_TEST_OUT := $(B)/tests/gst
 
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
 DESTDIR ?=
 
 .PHONY: udmabuf-userspace udmabuf-tests install
@@ -48,14 +58,14 @@ $(UB_LIBDIR)/libudmabuf.a: $(UB_SRC)/libudmabuf.c $(UB_SRC)/libudmabuf.h
 	@gcc $(UB_CFLAGS) -fPIC -fvisibility=hidden -c -o $(UB_LIBDIR)/libudmabuf.o $<
 	@rm -f $@ && ar rcs $@ $(UB_LIBDIR)/libudmabuf.o && rm -f $(UB_LIBDIR)/libudmabuf.o
 
-# pc-file PREFIX OUTPUT
+# pc-file PREFIX LIBDIR OUTPUT
 define ub_pc
-	mkdir -p $(dir $(2)) && sed -e 's|@PREFIX@|$(1)|' -e 's|@VERSION@|$(UB_VERSION)|' \
-		$(UB_SRC)/libudmabuf.pc.in > $(2)
+	mkdir -p $(dir $(3)) && sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' \
+		-e 's|@VERSION@|$(UB_VERSION)|' $(UB_SRC)/libudmabuf.pc.in > $(3)
 endef
 
 $(UB_LIBDIR)/pkgconfig/libudmabuf.pc: $(UB_SRC)/libudmabuf.pc.in
-	@$(call ub_pc,$(UB_OUT),$@)
+	@$(call ub_pc,$(UB_OUT),$(UB_LIBDIR),$@)
 
 $(UB_OUT)/include/libudmabuf.h: $(UB_SRC)/libudmabuf.h
 	@mkdir -p $(@D) && cp $< $@
@@ -106,13 +116,13 @@ $(UB_TEST_OUT)/gst_framesum: tests/gst/gst_framesum.c
 		-o $@ $< $$(pkg-config --libs gstreamer-video-1.0 gstreamer-app-1.0)
 
 install: udmabuf-userspace
-	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
-	@set -e; d=$(DESTDIR)$(PREFIX); \
-	install -d $$d/lib/pkgconfig $$d/lib/gstreamer-1.0 $$d/include $$d/bin; \
-	install -m 644 $(UB_LIBDIR)/libudmabuf.so.$(UB_VERSION) $(UB_LIBDIR)/libudmabuf.a $$d/lib/; \
-	ln -sf libudmabuf.so.$(UB_VERSION) $$d/lib/$(UB_SONAME); \
-	ln -sf $(UB_SONAME) $$d/lib/libudmabuf.so; \
+	@echo "  INSTALL $(DESTDIR)$(PREFIX), libraries in $(DESTDIR)$(LIBDIR)"
+	@set -e; d=$(DESTDIR)$(PREFIX); l=$(DESTDIR)$(LIBDIR); \
+	install -d $$l/pkgconfig $$l/gstreamer-1.0 $$d/include $$d/bin; \
+	install -m 644 $(UB_LIBDIR)/libudmabuf.so.$(UB_VERSION) $(UB_LIBDIR)/libudmabuf.a $$l/; \
+	ln -sf libudmabuf.so.$(UB_VERSION) $$l/$(UB_SONAME); \
+	ln -sf $(UB_SONAME) $$l/libudmabuf.so; \
 	install -m 644 $(UB_SRC)/libudmabuf.h $$d/include/; \
-	$(call ub_pc,$(PREFIX),$$d/lib/pkgconfig/libudmabuf.pc); \
+	$(call ub_pc,$(PREFIX),$(LIBDIR),$$l/pkgconfig/libudmabuf.pc); \
 	install -m 755 $(UB_OUT)/bin/udmabuf-tool $(UB_OUT)/bin/gst-udmabuf-fps $$d/bin/; \
-	install -m 755 $(GST_PLUGIN_DIR)/libgstudmabuf.so $$d/lib/gstreamer-1.0/
+	install -m 755 $(GST_PLUGIN_DIR)/libgstudmabuf.so $$l/gstreamer-1.0/

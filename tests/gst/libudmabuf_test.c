@@ -4,7 +4,9 @@
  * several memfd ranges and what udmabuf_query() reports of them, the pool
  * helper's alignment and seals, and the message and errno of every error
  * the library promises (no device, missing seal, write seal, unaligned,
- * out of bounds, over size_limit_mb and list_limit, a foreign fd).
+ * out of bounds, over size_limit_mb and list_limit, a foreign fd), each
+ * errno against the kernel's own for the same request, errno untouched on
+ * success, the flag namespaces and udmabuf_follows().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,9 +14,15 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <linux/dma-buf.h>
+#include <linux/udmabuf.h>
 
 #include "libudmabuf.h"
 #include "kselftest_harness.h"
@@ -60,8 +68,7 @@ TEST(no_device)
 
 TEST_F(lib, create_and_query)
 {
-	struct udmabuf_segment_info segs[4];
-	struct udmabuf_info info;
+	struct udmabuf_info info = { .struct_size = sizeof(info) };
 	uint8_t *mem, *map;
 	struct stat st;
 	int memfd, dbuf;
@@ -79,13 +86,14 @@ TEST_F(lib, create_and_query)
 			      UDMABUF_CLOEXEC);
 	ASSERT_LE(0, dbuf) TH_LOG("%s", udmabuf_strerror());
 	EXPECT_EQ(FD_CLOEXEC, fcntl(dbuf, F_GETFD));
-	ASSERT_EQ(0, udmabuf_query(dbuf, &info, segs, 4))
+	ASSERT_EQ(0, udmabuf_query(dbuf, &info))
 		TH_LOG("%s", udmabuf_strerror());
+	EXPECT_EQ(sizeof(info), info.struct_size);
 	EXPECT_EQ(4 * PS, info.size);
-	ASSERT_EQ(1, info.nr_segments);
-	EXPECT_EQ(st.st_ino, segs[0].memfd_ino);
-	EXPECT_EQ(2 * PS, segs[0].offset);
-	EXPECT_EQ(4 * PS, segs[0].size);
+	ASSERT_EQ(0, fstat(dbuf, &st));
+	EXPECT_EQ(st.st_ino, info.ino);
+	EXPECT_EQ(udmabuf_follows(dbuf) == 1,
+		  !!(info.flags & UDMABUF_INFO_FOLLOWS));
 
 	map = mmap(NULL, 4 * PS, PROT_READ, MAP_SHARED, dbuf, 0);
 	ASSERT_NE(MAP_FAILED, map);
@@ -94,18 +102,21 @@ TEST_F(lib, create_and_query)
 	EXPECT_EQ(0x11, map[7]);
 	munmap(map, 4 * PS);
 
-	/* Closed through the library: its segments are forgotten. */
 	EXPECT_EQ(0, udmabuf_close(dbuf));
-	EXPECT_EQ(-EBADF, udmabuf_query(dbuf, &info, NULL, 0));
+	EXPECT_EQ(-EBADF, udmabuf_query(dbuf, &info));
+	EXPECT_TRUE(said("not open"));
+	/* Too small a struct (struct_size unset) is refused. */
+	info.struct_size = 0;
+	EXPECT_EQ(-EINVAL, udmabuf_query(memfd, &info));
+	EXPECT_TRUE(said("struct_size"));
 	munmap(mem, 10 * PS);
 	close(memfd);
 }
 
 TEST_F(lib, segments)
 {
+	struct udmabuf_info info = { .struct_size = sizeof(info) };
 	struct udmabuf_segment segs[3];
-	struct udmabuf_segment_info info_segs[2];
-	struct udmabuf_info info;
 	int memfd[2], dbuf, i;
 	uint8_t *map;
 
@@ -115,26 +126,182 @@ TEST_F(lib, segments)
 		ASSERT_EQ(4, pwrite(memfd[i], i ? "\2\2\2\2" : "\1\1\1\1",
 				    4, 0));
 	}
-	segs[0] = (struct udmabuf_segment){ memfd[0], 0, PS };
-	segs[1] = (struct udmabuf_segment){ memfd[1], 0, 2 * PS };
-	segs[2] = (struct udmabuf_segment){ memfd[0], 3 * PS, PS };
+	segs[0] = UDMABUF_SEGMENT(memfd[0], 0, PS);
+	segs[1] = UDMABUF_SEGMENT(memfd[1], 0, 2 * PS);
+	segs[2] = UDMABUF_SEGMENT(memfd[0], 3 * PS, PS);
 	dbuf = udmabuf_create_segments(self->dev, segs, 3, 0);
 	ASSERT_LE(0, dbuf) TH_LOG("%s", udmabuf_strerror());
 	EXPECT_EQ(0, fcntl(dbuf, F_GETFD));
-	/* Room for two: the count says three. */
-	ASSERT_EQ(0, udmabuf_query(dbuf, &info, info_segs, 2));
+	ASSERT_EQ(0, udmabuf_query(dbuf, &info));
 	EXPECT_EQ(4 * PS, info.size);
-	EXPECT_EQ(3, info.nr_segments);
-	EXPECT_EQ(2 * PS, info_segs[1].size);
 	map = mmap(NULL, 4 * PS, PROT_READ, MAP_SHARED, dbuf, 0);
 	ASSERT_NE(MAP_FAILED, map);
 	EXPECT_EQ(1, map[0]);
 	EXPECT_EQ(2, map[PS]);
 	EXPECT_EQ(0, map[3 * PS]);
 	munmap(map, 4 * PS);
-	EXPECT_EQ(0, udmabuf_close(dbuf));
+	/* Closed with close(), as GstFdMemory does: nothing to forget. */
+	EXPECT_EQ(0, close(dbuf));
+	/* A segment without its size is refused. */
+	segs[0].struct_size = 0;
+	EXPECT_EQ(-EINVAL, udmabuf_create_segments(self->dev, segs, 3, 0));
+	EXPECT_TRUE(said("struct_size"));
 	close(memfd[0]);
 	close(memfd[1]);
+}
+
+/*
+ * The library's errno for a request is the kernel's for the same request
+ * sent as a plain UDMABUF_CREATE.
+ */
+static int kernel_errno(int dev, int memfd, uint64_t offset, uint64_t size)
+{
+	struct udmabuf_create c = {
+		.memfd = memfd, .offset = offset, .size = size,
+	};
+	int ret = ioctl(dev, UDMABUF_CREATE, &c);
+
+	if (ret >= 0) {
+		close(ret);
+		return 0;
+	}
+	return errno;
+}
+
+#define EXPECT_AS_KERNEL(dev, memfd, off, size, what) do {		\
+	int _k = kernel_errno(dev, memfd, off, size);			\
+	int _l = udmabuf_create(dev, memfd, off, size, 0);		\
+									\
+	EXPECT_NE(0, _k);						\
+	EXPECT_EQ(-_k, _l) TH_LOG("%s: kernel %s, library %s (%s)",	\
+				  what, strerror(_k), strerror(-_l),	\
+				  udmabuf_strerror());			\
+	EXPECT_EQ(_k, errno);						\
+} while (0)
+
+TEST_F(lib, errnos_as_the_kernel)
+{
+	int memfd = udmabuf_memfd_create("t", 4 * PS, 0);
+	int closed, fd = open("/proc/self/stat", O_RDONLY);
+	int plain = memfd_create("t", MFD_ALLOW_SEALING);
+
+	ASSERT_LE(0, memfd);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, plain);
+	ASSERT_EQ(0, ftruncate(plain, 4 * PS));
+	closed = dup(memfd);
+	ASSERT_LE(0, closed);
+	close(closed);
+	EXPECT_AS_KERNEL(self->dev, closed, 0, PS, "closed memfd");
+	EXPECT_TRUE(said("not open"));
+	EXPECT_AS_KERNEL(self->dev, fd, 0, PS, "not a memfd");
+	EXPECT_TRUE(said("not a shmem or hugetlbfs memfd"));
+	EXPECT_AS_KERNEL(self->dev, plain, 0, PS, "no F_SEAL_SHRINK");
+	EXPECT_AS_KERNEL(self->dev, memfd, 100, PS, "unaligned offset");
+	EXPECT_AS_KERNEL(self->dev, memfd, 0, PS + 1, "unaligned size");
+	EXPECT_AS_KERNEL(self->dev, memfd, 2 * PS, 4 * PS, "beyond the end");
+	EXPECT_AS_KERNEL(self->dev, memfd, 0, 0, "empty");
+	/* The device itself not open: EBADF, and said so. */
+	EXPECT_EQ(-EBADF, udmabuf_create(closed, memfd, 0, PS, 0));
+	EXPECT_TRUE(said("(the udmabuf device) is not open"));
+	close(plain);
+	close(fd);
+	close(memfd);
+}
+
+/* A successful call leaves errno and the message as they were. */
+TEST_F(lib, errno_untouched_on_success)
+{
+	int memfd = udmabuf_memfd_create("t", 4 * PS, 0), dbuf, dev;
+	struct udmabuf_info info = { .struct_size = sizeof(info) };
+
+	ASSERT_LE(0, memfd);
+	EXPECT_EQ(-ENOENT, udmabuf_open("/dev/no-such-udmabuf"));
+	errno = 4242;
+	dev = udmabuf_open(NULL);
+	ASSERT_LE(0, dev);
+	EXPECT_EQ(4242, errno);
+	dbuf = udmabuf_create(dev, memfd, 0, 4 * PS, 0);
+	ASSERT_LE(0, dbuf);
+	EXPECT_EQ(4242, errno);
+	EXPECT_EQ(0, udmabuf_query(dbuf, &info));
+	EXPECT_LE(0, udmabuf_follows(dbuf));
+	EXPECT_EQ(4242, errno);
+	EXPECT_EQ(0, udmabuf_close(dbuf));
+	EXPECT_EQ(4242, errno);
+	/* The last failure's message is still there. */
+	EXPECT_TRUE(said("/dev/no-such-udmabuf"));
+	close(dev);
+	close(memfd);
+}
+
+/*
+ * Module parameters that cannot be read (here: hidden under an empty
+ * tmpfs in a mount namespace of a child) leave the limits to the kernel: a
+ * create that succeeds still leaves errno and the message alone.
+ */
+TEST_F(lib, unreadable_limits)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int memfd, dbuf;
+
+		if (unshare(CLONE_NEWNS) ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("none", "/sys/module/udmabuf/parameters", "tmpfs",
+			  0, NULL))
+			_exit(10);
+		memfd = udmabuf_memfd_create("t", 4 * PS, 0);
+		if (memfd < 0)
+			_exit(11);
+		errno = 4242;
+		dbuf = udmabuf_create(self->dev, memfd, 0, 4 * PS, 0);
+		if (dbuf < 0)
+			_exit(12);
+		if (errno != 4242)
+			_exit(13);
+		if (udmabuf_strerror()[0])
+			_exit(14);
+		if (udmabuf_size_limit_mb() != -ENOENT || errno != ENOENT)
+			_exit(15);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child step %d failed (10 namespace, 12 create, 13 errno, 14 message)",
+		       WEXITSTATUS(status));
+}
+
+/* The answer follows the module parameter; only udmabufs are asked. */
+TEST_F(lib, follows)
+{
+	int memfd = udmabuf_memfd_create("t", PS, 0), dbuf, want, closed;
+	char buf[8] = "";
+	FILE *f;
+
+	ASSERT_LE(0, memfd);
+	f = fopen("/sys/module/udmabuf/parameters/follow", "re");
+	want = f && fgets(buf, sizeof(buf), f) && buf[0] == 'Y';
+	if (f)
+		fclose(f);
+	EXPECT_EQ(want, udmabuf_follows(self->dev));
+	dbuf = udmabuf_create(self->dev, memfd, 0, PS, 0);
+	ASSERT_LE(0, dbuf);
+	EXPECT_EQ(want, udmabuf_follows(dbuf));
+	fprintf(stderr, "# udmabuf_follows: %d (follow=%s)\n",
+		udmabuf_follows(dbuf), buf[0] ? buf : "absent\n");
+	EXPECT_EQ(-EINVAL, udmabuf_follows(memfd));
+	EXPECT_TRUE(said("not a dma-buf or the udmabuf device"));
+	closed = dup(dbuf);
+	close(closed);
+	EXPECT_EQ(-EBADF, udmabuf_follows(closed));
+	close(dbuf);
+	close(memfd);
 }
 
 TEST_F(lib, missing_seal)
@@ -165,11 +332,11 @@ TEST_F(lib, not_a_memfd)
 	int fd = open("/proc/self/stat", O_RDONLY);
 
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(-EINVAL, udmabuf_create(self->dev, fd, 0, PS, 0));
+	EXPECT_EQ(-EBADFD, udmabuf_create(self->dev, fd, 0, PS, 0));
 	EXPECT_TRUE(said("not a shmem or hugetlbfs memfd"));
 	close(fd);
 	EXPECT_EQ(-EBADFD, udmabuf_create(self->dev, 1000, 0, PS, 0));
-	EXPECT_TRUE(said("not an open file"));
+	EXPECT_TRUE(said("not open"));
 }
 
 TEST_F(lib, unaligned_and_bounds)
@@ -207,7 +374,7 @@ TEST_F(lib, limits)
 	segs = calloc(list + 1, sizeof(*segs));
 	ASSERT_NE(NULL, segs);
 	for (i = 0; i <= list; i++)
-		segs[i] = (struct udmabuf_segment){ memfd, 0, PS };
+		segs[i] = UDMABUF_SEGMENT(memfd, 0, PS);
 	EXPECT_EQ(-EINVAL, udmabuf_create_segments(self->dev, segs, list + 1,
 						   0));
 	EXPECT_TRUE(said("list_limit"));
@@ -221,11 +388,11 @@ TEST_F(lib, limits)
 
 TEST_F(lib, not_a_udmabuf)
 {
-	struct udmabuf_info info;
+	struct udmabuf_info info = { .struct_size = sizeof(info) };
 	int memfd = udmabuf_memfd_create("t", PS, 0);
 
 	ASSERT_LE(0, memfd);
-	EXPECT_EQ(-EBADF, udmabuf_query(memfd, &info, NULL, 0));
+	EXPECT_EQ(-EINVAL, udmabuf_query(memfd, &info));
 	EXPECT_TRUE(said("not a dma-buf"));
 	EXPECT_EQ(-ENOTTY, udmabuf_create(memfd, memfd, 0, PS, 0));
 	EXPECT_TRUE(said("not the udmabuf device"));
@@ -294,6 +461,35 @@ TEST(pool_bad_args)
 	EXPECT_EQ(NULL, udmabuf_pool_new(PS, 0, 0));
 	EXPECT_EQ(NULL, udmabuf_pool_new(PS, 1, 0x100));
 	EXPECT_TRUE(said("unknown memfd flags"));
+	EXPECT_EQ(NULL, udmabuf_pool_new(PS, 1, UDMABUF_MEMFD_HUGETLB |
+					 UDMABUF_MEMFD_THP));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+/* A flag of one kind passed where the other is due is refused. */
+TEST_F(lib, flag_namespaces)
+{
+	struct stat st;
+	int memfd;
+
+	EXPECT_EQ(0, UDMABUF_CLOEXEC &
+		  (UDMABUF_MEMFD_HUGETLB | UDMABUF_MEMFD_THP));
+	EXPECT_EQ(NULL, udmabuf_pool_new(PS, 1, UDMABUF_CLOEXEC));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_TRUE(said("UDMABUF_CLOEXEC is a udmabuf flag"));
+	EXPECT_EQ(-EINVAL, udmabuf_memfd_create("t", PS, UDMABUF_CLOEXEC));
+	memfd = udmabuf_memfd_create("t", PS, 0);
+	ASSERT_LE(0, memfd);
+	EXPECT_EQ(-EINVAL, udmabuf_create(self->dev, memfd, 0, PS,
+					  UDMABUF_MEMFD_HUGETLB));
+	EXPECT_TRUE(said("memfd flags"));
+	close(memfd);
+	/* THP: a shmem memfd, 2 MiB of it. */
+	memfd = udmabuf_memfd_create("t", PS, UDMABUF_MEMFD_THP);
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, fstat(memfd, &st));
+	EXPECT_EQ(2UL << 20, st.st_size);
+	close(memfd);
 }
 
 TEST_HARNESS_MAIN

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <linux/udmabuf.h>
@@ -34,8 +35,9 @@
 #define F_SEAL_FUTURE_WRITE	0x0010
 #endif
 #define PARAM_DIR		"/sys/module/udmabuf/parameters/"
-/* Segments remembered for udmabuf_query(), oldest forgotten first. */
-#define REGISTRY_MAX		4096
+/* The smallest struct_size of ABI 2's structs. */
+#define SEGMENT_MIN_SIZE	(offsetof(struct udmabuf_segment, size) + 8)
+#define INFO_MIN_SIZE		offsetof(struct udmabuf_info, reserved)
 
 static __thread char errmsg[512];
 
@@ -68,30 +70,56 @@ EXPORT uint64_t udmabuf_page_size(void)
 	return ps > 0 ? (uint64_t)ps : 4096;
 }
 
-static long read_param(const char *name)
+/*
+ * The text of module parameter @name in @buf, or -errno; touches neither
+ * errno nor the message.
+ */
+static int read_param_text(const char *name, char *buf, size_t len)
 {
-	char path[128], buf[32], *end;
+	char path[128];
+	int fd, err;
 	ssize_t n;
-	long val;
-	int fd;
 
 	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(errno, "cannot open %s", path);
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		int err = errno;
-
-		close(fd);
-		return fail(err, "cannot read %s", path);
-	}
+		return -errno;
+	n = read(fd, buf, len - 1);
+	err = errno;
 	close(fd);
+	if (n < 0)
+		return -err;
 	buf[n] = '\0';
-	errno = 0;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/* A count parameter, or -errno; touches neither errno nor the message. */
+static long read_count(const char *name)
+{
+	char buf[32], *end;
+	long val;
+	int ret;
+
+	ret = read_param_text(name, buf, sizeof(buf));
+	if (ret)
+		return ret;
 	val = strtol(buf, &end, 10);
-	if (errno || end == buf || val < 0)
-		return fail(EINVAL, "%s holds '%s', not a count", path, buf);
+	if (end == buf || *end || val < 0 || val == LONG_MAX)
+		return -EINVAL;
+	return val;
+}
+
+static long read_param(const char *name)
+{
+	int saved = errno;
+	long val = read_count(name);
+
+	if (val == -EINVAL)
+		return fail(EINVAL, PARAM_DIR "%s does not hold a count", name);
+	if (val < 0)
+		return fail(-val, "cannot read " PARAM_DIR "%s", name);
+	errno = saved;
 	return val;
 }
 
@@ -116,7 +144,7 @@ static int is_char_dev(int fd)
 EXPORT int udmabuf_open(const char *path)
 {
 	struct udmabuf_create probe = { 0 };
-	int fd, ret;
+	int fd, ret, saved = errno;
 
 	if (!path)
 		path = UDMABUF_DEVICE;
@@ -145,6 +173,7 @@ EXPORT int udmabuf_open(const char *path)
 		close(fd);
 		return fail(ENOTTY, "%s is not a udmabuf device", path);
 	}
+	errno = saved;
 	return fd;
 }
 
@@ -156,13 +185,17 @@ EXPORT int udmabuf_memfd_create(const char *name, uint64_t size,
 	int fd, err;
 
 	if (flags & ~(UDMABUF_MEMFD_HUGETLB | UDMABUF_MEMFD_THP))
-		return fail(EINVAL, "unknown memfd flags 0x%x", flags);
+		return fail(EINVAL, "unknown memfd flags 0x%x%s", flags,
+			    flags & UDMABUF_CLOEXEC ?
+			    " (UDMABUF_CLOEXEC is a udmabuf flag)" : "");
+	if ((flags & UDMABUF_MEMFD_HUGETLB) && (flags & UDMABUF_MEMFD_THP))
+		return fail(EINVAL, "UDMABUF_MEMFD_HUGETLB and UDMABUF_MEMFD_THP together");
 	if (!size)
 		return fail(EINVAL, "a memfd of 0 bytes");
-	if (flags & UDMABUF_MEMFD_HUGETLB) {
+	if (flags & UDMABUF_MEMFD_HUGETLB)
 		mflags |= MFD_HUGETLB | MFD_HUGE_2MB;
+	if (flags & (UDMABUF_MEMFD_HUGETLB | UDMABUF_MEMFD_THP))
 		align = HUGE_2M;
-	}
 	if (size > (uint64_t)LLONG_MAX - align)
 		return fail(EINVAL, "memfd size %llu is too large",
 			    (unsigned long long)size);
@@ -186,24 +219,30 @@ EXPORT int udmabuf_memfd_create(const char *name, uint64_t size,
 	return fd;
 }
 
+/*
+ * The checks of Linux's udmabuf_create(), with its errnos: a memfd that is
+ * not open, or not shmem or hugetlbfs, is EBADFD; the rest EINVAL.
+ */
 EXPORT int udmabuf_memfd_check(int memfd, uint64_t offset, uint64_t size)
 {
 	uint64_t ps = udmabuf_page_size();
+	int seals, saved = errno;
 	struct statfs sfs;
 	struct stat st;
-	int seals;
 
-	if (fstat(memfd, &st))
-		return fail(errno == EBADF ? EBADFD : errno,
-			    "fd %d is not an open file", memfd);
+	if (fstat(memfd, &st)) {
+		if (errno == EBADF)
+			return fail(EBADFD, "memfd %d is not open", memfd);
+		return fail(errno, "fstat of memfd %d", memfd);
+	}
 	if (fstatfs(memfd, &sfs))
 		return fail(errno, "fstatfs of fd %d", memfd);
 	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
-		return fail(EINVAL, "fd %d is not a shmem or hugetlbfs memfd",
+		return fail(EBADFD, "fd %d is not a shmem or hugetlbfs memfd",
 			    memfd);
 	seals = fcntl(memfd, F_GET_SEALS);
 	if (seals < 0)
-		return fail(EINVAL, "fd %d does not support seals", memfd);
+		return fail(EBADFD, "fd %d does not support seals", memfd);
 	if (!(seals & F_SEAL_SHRINK) && (seals & F_SEAL_SEAL))
 		return fail(EINVAL, "memfd %d lacks F_SEAL_SHRINK and takes no more seals: create it with MFD_ALLOW_SEALING",
 			    memfd);
@@ -225,89 +264,44 @@ EXPORT int udmabuf_memfd_check(int memfd, uint64_t offset, uint64_t size)
 			    (unsigned long long)offset,
 			    (unsigned long long)size, memfd,
 			    (unsigned long long)st.st_size);
+	errno = saved;
 	return 0;
 }
 
-/* What the library knows of the buffers it made. */
-struct reg_entry {
-	struct reg_entry *next;
-	uint64_t ino;
-	unsigned int n;
-	struct udmabuf_segment_info segs[];
-};
-
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct reg_entry *reg_head;	/* newest first */
-static unsigned int reg_count;
-
-/* Unlink the entry for @ino under reg_lock; the caller frees it. */
-static struct reg_entry *reg_unlink(uint64_t ino)
+static const struct udmabuf_segment *seg_at(const struct udmabuf_segment *segs,
+					    unsigned int i)
 {
-	struct reg_entry **pp, *e;
-
-	for (pp = &reg_head; (e = *pp); pp = &e->next)
-		if (e->ino == ino) {
-			*pp = e->next;
-			reg_count--;
-			return e;
-		}
-	return NULL;
-}
-
-static void reg_add(int dbuf, const struct udmabuf_segment *segs,
-		    unsigned int n)
-{
-	struct reg_entry *e, *old, **pp;
-	struct stat st;
-	unsigned int i;
-
-	/* Best effort: without an entry, queries report no segments. */
-	if (fstat(dbuf, &st))
-		return;
-	e = malloc(sizeof(*e) + n * sizeof(e->segs[0]));
-	if (!e)
-		return;
-	e->ino = st.st_ino;
-	e->n = n;
-	for (i = 0; i < n; i++) {
-		struct stat mst;
-
-		e->segs[i].memfd_ino = fstat(segs[i].memfd, &mst) ? 0 :
-				       mst.st_ino;
-		e->segs[i].offset = segs[i].offset;
-		e->segs[i].size = segs[i].size;
-	}
-	pthread_mutex_lock(&reg_lock);
-	free(reg_unlink(e->ino));
-	e->next = reg_head;
-	reg_head = e;
-	if (++reg_count > REGISTRY_MAX) {
-		for (pp = &reg_head; (*pp)->next; pp = &(*pp)->next)
-			;
-		old = *pp;
-		*pp = NULL;
-		reg_count--;
-		free(old);
-	}
-	pthread_mutex_unlock(&reg_lock);
+	return (const void *)((const char *)segs +
+			      (size_t)i * segs[0].struct_size);
 }
 
 EXPORT int udmabuf_create_segments(int dev, const struct udmabuf_segment *segs,
 				   unsigned int n, unsigned int flags)
 {
 	struct udmabuf_create_list *list;
+	int ret, err, saved = errno;
 	uint64_t total = 0;
-	long limit;
 	unsigned int i;
-	int ret, err;
+	long limit;
 
 	if (flags & ~UDMABUF_CLOEXEC)
-		return fail(EINVAL, "unknown udmabuf flags 0x%x", flags);
+		return fail(EINVAL, "unknown udmabuf flags 0x%x%s", flags,
+			    flags & (UDMABUF_MEMFD_HUGETLB | UDMABUF_MEMFD_THP) ?
+			    " (UDMABUF_MEMFD_* are memfd flags)" : "");
 	if (!n || !segs)
 		return fail(EINVAL, "a udmabuf needs at least one segment");
+	if (segs[0].struct_size < SEGMENT_MIN_SIZE)
+		return fail(EINVAL, "struct udmabuf_segment of %u bytes: set struct_size to sizeof(struct udmabuf_segment)",
+			    segs[0].struct_size);
+	if (n > INT_MAX / segs[0].struct_size)
+		return fail(EINVAL, "%u segments", n);
 	for (i = 0; i < n; i++) {
-		ret = udmabuf_memfd_check(segs[i].memfd, segs[i].offset,
-					  segs[i].size);
+		const struct udmabuf_segment *seg = seg_at(segs, i);
+
+		if (seg->struct_size != segs[0].struct_size)
+			return fail(EINVAL, "segment %u: struct_size %u, segment 0: %u",
+				    i, seg->struct_size, segs[0].struct_size);
+		ret = udmabuf_memfd_check(seg->memfd, seg->offset, seg->size);
 		if (ret) {
 			if (n > 1) {
 				char inner[sizeof(errmsg)];
@@ -319,16 +313,20 @@ EXPORT int udmabuf_create_segments(int dev, const struct udmabuf_segment *segs,
 			}
 			return ret;
 		}
-		total += segs[i].size;
+		total += seg->size;
 	}
-	limit = udmabuf_list_limit();
+	/* Unreadable limits are the kernel's to enforce. */
+	limit = read_count("list_limit");
 	if (limit >= 0 && n > (unsigned long)limit)
 		return fail(EINVAL, "%u segments exceed the module's list_limit of %ld",
 			    n, limit);
-	limit = udmabuf_size_limit_mb();
+	limit = read_count("size_limit_mb");
 	if (limit >= 0 && total > ((uint64_t)limit << 20))
 		return fail(EINVAL, "%llu bytes exceed the module's size_limit_mb of %ld MiB",
 			    (unsigned long long)total, limit);
+	if (fcntl(dev, F_GETFD) < 0)
+		return fail(EBADF, "fd %d (the udmabuf device) is not open",
+			    dev);
 
 	list = calloc(1, sizeof(*list) + n * sizeof(list->list[0]));
 	if (!list)
@@ -336,16 +334,16 @@ EXPORT int udmabuf_create_segments(int dev, const struct udmabuf_segment *segs,
 	list->flags = flags & UDMABUF_CLOEXEC ? UDMABUF_FLAGS_CLOEXEC : 0;
 	list->count = n;
 	for (i = 0; i < n; i++) {
-		list->list[i].memfd = segs[i].memfd;
-		list->list[i].offset = segs[i].offset;
-		list->list[i].size = segs[i].size;
+		list->list[i].memfd = seg_at(segs, i)->memfd;
+		list->list[i].offset = seg_at(segs, i)->offset;
+		list->list[i].size = seg_at(segs, i)->size;
 	}
 	if (n == 1) {
 		struct udmabuf_create c = {
-			.memfd = segs[0].memfd,
+			.memfd = list->list[0].memfd,
 			.flags = list->flags,
-			.offset = segs[0].offset,
-			.size = segs[0].size,
+			.offset = list->list[0].offset,
+			.size = list->list[0].size,
 		};
 
 		ret = ioctl(dev, UDMABUF_CREATE, &c);
@@ -355,39 +353,40 @@ EXPORT int udmabuf_create_segments(int dev, const struct udmabuf_segment *segs,
 	err = errno;
 	free(list);
 	if (ret < 0) {
-		if (err == ENOTTY || err == EBADF)
+		if (err == ENOTTY)
 			return fail(err, "fd %d is not the udmabuf device", dev);
 		return fail(err, "UDMABUF_CREATE%s of %u segment%s, %llu bytes, failed",
 			    n > 1 ? "_LIST" : "", n, n > 1 ? "s" : "",
 			    (unsigned long long)total);
 	}
-	reg_add(ret, segs, n);
+	errno = saved;
 	return ret;
 }
 
 EXPORT int udmabuf_create(int dev, int memfd, uint64_t offset, uint64_t size,
 			  unsigned int flags)
 {
-	struct udmabuf_segment seg = {
-		.memfd = memfd,
-		.offset = offset,
-		.size = size,
-	};
+	struct udmabuf_segment seg = UDMABUF_SEGMENT(memfd, offset, size);
 
 	return udmabuf_create_segments(dev, &seg, 1, flags);
 }
 
-/* The exporter name of dma-buf @fd from /proc/self/fdinfo, or -errno. */
+/*
+ * The exporter name of dma-buf @fd from /proc/self/fdinfo: 0, 1 if @fd is
+ * open but no dma-buf, or -errno.  Touches neither errno nor the message.
+ */
 static int exporter_name(int fd, char *name, size_t len)
 {
 	char path[64], line[256];
-	int found = 0;
+	int found = 0, err;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	f = fopen(path, "re");
-	if (!f)
-		return fail(errno, "cannot open %s", path);
+	if (!f) {
+		err = errno == ENOENT ? EBADF : errno;
+		return -err;
+	}
 	while (fgets(line, sizeof(line), f))
 		if (!strncmp(line, "exp_name:", 9)) {
 			char *v = line + 9;
@@ -399,62 +398,119 @@ static int exporter_name(int fd, char *name, size_t len)
 			break;
 		}
 	fclose(f);
-	if (!found)
-		return fail(EBADF, "fd %d is not a dma-buf", fd);
+	return found ? 0 : 1;
+}
+
+/* Is @st the udmabuf misc device?  Its sysfs name says. */
+static int is_udmabuf_dev(const struct stat *st)
+{
+	char path[64], link[256];
+	const char *base;
+	ssize_t n;
+
+	if (!S_ISCHR(st->st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u",
+		 major(st->st_rdev), minor(st->st_rdev));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	return !strcmp(base ? base + 1 : link, "udmabuf");
+}
+
+/* 0 if @fd is a udmabuf, or -errno with the message set. */
+static int check_udmabuf(int fd, const char *what)
+{
+	char name[64];
+	int ret;
+
+	ret = exporter_name(fd, name, sizeof(name));
+	if (ret < 0)
+		return fail(-ret, "fd %d is not open", fd);
+	if (ret)
+		return fail(EINVAL, "fd %d is not a dma-buf%s", fd, what);
+	if (strcmp(name, "udmabuf"))
+		return fail(EINVAL, "fd %d is a dma-buf of '%s', not a udmabuf",
+			    fd, name);
 	return 0;
 }
 
-EXPORT int udmabuf_query(int dbuf, struct udmabuf_info *info,
-			 struct udmabuf_segment_info *segs, unsigned int max)
+EXPORT int udmabuf_follows(int fd)
 {
-	struct reg_entry *e;
-	char name[64];
+	int ret, saved = errno;
+	struct stat st;
+	char buf[16];
+
+	if (fstat(fd, &st))
+		return fail(errno, "fd %d is not open", fd);
+	if (!is_udmabuf_dev(&st)) {
+		ret = check_udmabuf(fd, " or the udmabuf device");
+		if (ret)
+			return ret;
+	}
+	ret = read_param_text("follow", buf, sizeof(buf));
+	errno = saved;
+	if (ret == -ENOENT)
+		return 0;	/* the in-tree driver: never follows */
+	if (ret)
+		return fail(-ret, "cannot read " PARAM_DIR "follow");
+	if (!strcmp(buf, "Y") || !strcmp(buf, "1"))
+		return 1;
+	if (!strcmp(buf, "N") || !strcmp(buf, "0"))
+		return 0;
+	return fail(EINVAL, PARAM_DIR "follow holds '%s', not Y or N", buf);
+}
+
+EXPORT int udmabuf_query(int dbuf, struct udmabuf_info *info)
+{
+	struct udmabuf_info out = { .struct_size = sizeof(out) };
+	int ret, saved = errno;
 	struct stat st;
 	off_t size;
-	int ret;
 
 	if (!info)
 		return fail(EINVAL, "no udmabuf_info to fill");
+	if (info->struct_size < INFO_MIN_SIZE)
+		return fail(EINVAL, "struct udmabuf_info of %u bytes: set struct_size to sizeof(struct udmabuf_info)",
+			    info->struct_size);
 	if (fstat(dbuf, &st))
 		return fail(errno, "fd %d is not open", dbuf);
-	ret = exporter_name(dbuf, name, sizeof(name));
+	ret = check_udmabuf(dbuf, "");
 	if (ret)
 		return ret;
-	if (strcmp(name, "udmabuf"))
-		return fail(EINVAL, "fd %d is a dma-buf of '%s', not a udmabuf",
-			    dbuf, name);
 	size = lseek(dbuf, 0, SEEK_END);
 	if (size < 0)
 		return fail(errno, "cannot get the size of udmabuf %d", dbuf);
 	if (lseek(dbuf, 0, SEEK_SET) < 0)
 		return fail(errno, "cannot rewind udmabuf %d", dbuf);
-	memset(info, 0, sizeof(*info));
-	info->size = size;
-	info->ino = st.st_ino;
-	pthread_mutex_lock(&reg_lock);
-	for (e = reg_head; e; e = e->next)
-		if (e->ino == info->ino) {
-			info->nr_segments = e->n;
-			if (segs)
-				memcpy(segs, e->segs, (e->n < max ? e->n : max) *
-				       sizeof(*segs));
-			break;
-		}
-	pthread_mutex_unlock(&reg_lock);
+	ret = udmabuf_follows(dbuf);
+	if (ret < 0)
+		return ret;
+	out.flags = ret ? UDMABUF_INFO_FOLLOWS : 0;
+	out.size = size;
+	out.ino = st.st_ino;
+	if (info->struct_size > sizeof(out)) {
+		memset(info, 0, info->struct_size);
+		memcpy(info, &out, sizeof(out));
+		info->struct_size = out.struct_size;
+	} else {
+		memcpy((char *)info + sizeof(info->struct_size),
+		       (char *)&out + sizeof(out.struct_size),
+		       info->struct_size - sizeof(info->struct_size));
+	}
+	errno = saved;
 	return 0;
 }
 
 EXPORT int udmabuf_close(int dbuf)
 {
-	struct stat st;
+	int saved = errno;
 
-	if (!fstat(dbuf, &st)) {
-		pthread_mutex_lock(&reg_lock);
-		free(reg_unlink(st.st_ino));
-		pthread_mutex_unlock(&reg_lock);
-	}
 	if (close(dbuf))
 		return fail(errno, "close of udmabuf %d", dbuf);
+	errno = saved;
 	return 0;
 }
 
@@ -472,7 +528,7 @@ EXPORT struct udmabuf_pool *udmabuf_pool_new(uint64_t frame_size,
 	uint64_t align = flags & (UDMABUF_MEMFD_HUGETLB | UDMABUF_MEMFD_THP) ?
 			 HUGE_2M : udmabuf_page_size();
 	struct udmabuf_pool *pool;
-	int fd;
+	int fd, saved = errno;
 
 	if (!frame_size || !nframes) {
 		fail(EINVAL, "a pool of %u frames of %llu bytes", nframes,
@@ -499,15 +555,19 @@ EXPORT struct udmabuf_pool *udmabuf_pool_new(uint64_t frame_size,
 		return NULL;
 	}
 	pool->memfd = fd;
+	errno = saved;
 	return pool;
 }
 
 EXPORT void udmabuf_pool_free(struct udmabuf_pool *pool)
 {
+	int saved = errno;
+
 	if (!pool)
 		return;
 	close(pool->memfd);
 	free(pool);
+	errno = saved;
 }
 
 EXPORT int udmabuf_pool_memfd(const struct udmabuf_pool *pool)

@@ -5,6 +5,12 @@
  * Every function that can fail returns a negative errno (or NULL with errno
  * set) and leaves a message saying what failed in udmabuf_strerror(), which
  * is per thread and valid until the thread's next call into the library.
+ * The errno is the one the kernel gives for the same mistake.  A call that
+ * succeeds leaves errno and the message as they were.
+ *
+ * ABI 2 (libudmabuf.so.2): the public structs start with their size, which
+ * the caller sets to sizeof() of the struct it was compiled with, so that
+ * later versions can grow them.
  */
 #ifndef LIBUDMABUF_H
 #define LIBUDMABUF_H
@@ -17,35 +23,45 @@ extern "C" {
 
 #define UDMABUF_DEVICE		"/dev/udmabuf"
 
-/* udmabuf_create*() flags */
+/*
+ * udmabuf_create*() and udmabuf_pool_export() flags.  Disjoint from the
+ * memfd flags below: a flag of the other kind is refused with EINVAL.
+ */
 #define UDMABUF_CLOEXEC		(1U << 0)	/* the dma-buf fd is O_CLOEXEC */
 
-/* udmabuf_memfd_create() and udmabuf_pool_new() flags */
-#define UDMABUF_MEMFD_HUGETLB	(1U << 0)	/* 2 MiB hugetlbfs pages */
-#define UDMABUF_MEMFD_THP	(1U << 1)	/* shmem, frames 2 MiB aligned */
+/* udmabuf_memfd_create() and udmabuf_pool_new() flags (one at most) */
+#define UDMABUF_MEMFD_HUGETLB	(1U << 16)	/* 2 MiB hugetlbfs pages */
+/*
+ * shmem, its size (and a pool's frames) 2 MiB aligned, so that the kernel
+ * can back it with transparent huge pages.  Whether it does is the
+ * system's choice: /sys/kernel/mm/transparent_hugepage/shmem_enabled
+ * ("always", "within_size", or "advise" and MADV_HUGEPAGE on a mapping).
+ */
+#define UDMABUF_MEMFD_THP	(1U << 17)
 
 /* One range of a memfd.  Offset and size are multiples of the page size. */
 struct udmabuf_segment {
-	int memfd;
+	uint32_t struct_size;	/* sizeof(struct udmabuf_segment) */
+	int32_t memfd;
 	uint64_t offset;
 	uint64_t size;
 };
 
-/* What udmabuf_query() knows of a segment: the memfd by inode number. */
-struct udmabuf_segment_info {
-	uint64_t memfd_ino;
-	uint64_t offset;
-	uint64_t size;
-};
+/* A segment, for initialisers: UDMABUF_SEGMENT(memfd, offset, size). */
+#define UDMABUF_SEGMENT(fd, off, len) \
+	((struct udmabuf_segment){ sizeof(struct udmabuf_segment), (fd), \
+				   (off), (len) })
 
+/* udmabuf_info.flags */
+#define UDMABUF_INFO_FOLLOWS	(1U << 0)	/* udmabuf_follows() said 1 */
+
+/* What udmabuf_query() finds out about a dma-buf. */
 struct udmabuf_info {
-	uint64_t size;			/* bytes, from the dma-buf itself */
-	uint64_t ino;			/* the dma-buf's inode number */
-	/*
-	 * Segments of a buffer this process created with libudmabuf and has
-	 * not passed to udmabuf_close(); 0 for any other udmabuf.
-	 */
-	unsigned int nr_segments;
+	uint32_t struct_size;	/* in: sizeof(struct udmabuf_info) */
+	uint32_t flags;		/* UDMABUF_INFO_* */
+	uint64_t size;		/* bytes, from the dma-buf itself */
+	uint64_t ino;		/* the dma-buf's inode number */
+	uint64_t reserved[4];	/* zero */
 };
 
 /* The message of this thread's last failure ("" if none). */
@@ -62,36 +78,61 @@ long udmabuf_size_limit_mb(void);
 long udmabuf_list_limit(void);
 
 /*
+ * Does @fd, the udmabuf device or a udmabuf, follow page replacement in
+ * its memfds (a punched and rewritten range shows the new pages)?  1 yes,
+ * 0 no, -errno: EBADF if @fd is not open, EINVAL if it is neither.
+ *
+ * Answered from the module: this project's udmabuf.ko has a parameter
+ * /sys/module/udmabuf/parameters/follow, Y by default; the in-tree driver
+ * (which never follows) has none.  A buffer takes the parameter's value
+ * when it is created and keeps it, while this answers with today's value:
+ * ask before creating buffers, and do not flip the parameter meanwhile.
+ */
+int udmabuf_follows(int fd);
+
+/*
  * A memfd of @size bytes (rounded up to the page size, or to 2 MiB with
- * UDMABUF_MEMFD_HUGETLB), sealed against shrinking as udmabuf requires.
- * Returns the fd (close-on-exec) or -errno.
+ * UDMABUF_MEMFD_HUGETLB or UDMABUF_MEMFD_THP), sealed against shrinking as
+ * udmabuf requires.  Returns the fd (close-on-exec) or -errno.
  */
 int udmabuf_memfd_create(const char *name, uint64_t size, unsigned int flags);
 
 /*
  * Check that [@offset, +@size) of @memfd can back a udmabuf: a shmem or
  * hugetlbfs memfd, F_SEAL_SHRINK set, F_SEAL_WRITE unset, page aligned and
- * inside the file.  0 or -errno (the errno the kernel would return).
+ * inside the file.  0 or -errno, the errno Linux's udmabuf returns for the
+ * same memfd: EBADFD for an fd that is not open or not a shmem or hugetlbfs
+ * file (sic: not EBADF), EINVAL for seals, alignment and bounds.
  */
 int udmabuf_memfd_check(int memfd, uint64_t offset, uint64_t size);
 
-/* A udmabuf over one memfd range: the dma-buf fd or -errno. */
+/*
+ * A udmabuf over one memfd range: the dma-buf fd or -errno.  Besides the
+ * errnos of udmabuf_memfd_check(): EBADF if @dev is not open, ENOTTY if it
+ * is not the udmabuf device, EINVAL for unknown flags or over the module's
+ * limits, and what the kernel returns (ENOMEM, ...).
+ */
 int udmabuf_create(int dev, int memfd, uint64_t offset, uint64_t size,
 		   unsigned int flags);
 
-/* A udmabuf over @n ranges, in order: the dma-buf fd or -errno. */
+/*
+ * A udmabuf over @n ranges, in order: the dma-buf fd or -errno.  Each
+ * segment's struct_size must be at least that of ABI 2's struct; the
+ * array's stride is segs[0].struct_size.
+ */
 int udmabuf_create_segments(int dev, const struct udmabuf_segment *segs,
 			    unsigned int n, unsigned int flags);
 
 /*
- * Size (and, if this process made it with libudmabuf, segments) of the
- * udmabuf @dbuf.  @segs may be NULL; at most @max segments are copied.
- * -EINVAL if @dbuf is a dma-buf of another exporter, -EBADF if no dma-buf.
+ * Size, inode and following of the udmabuf @dbuf.  @info->struct_size
+ * must be set.  -EBADF if @dbuf is not open, -EINVAL if it is no dma-buf
+ * or one of another exporter (as dma_buf_get() answers), or if struct_size
+ * is too small.  Which memfd
+ * ranges a buffer covers the kernel does not say: remember them.
  */
-int udmabuf_query(int dbuf, struct udmabuf_info *info,
-		  struct udmabuf_segment_info *segs, unsigned int max);
+int udmabuf_query(int dbuf, struct udmabuf_info *info);
 
-/* Close a udmabuf fd and forget its segments.  0 or -errno. */
+/* close(2) with a message: 0 or -errno.  A plain close() is as good. */
 int udmabuf_close(int dbuf);
 
 /*

@@ -394,9 +394,7 @@ int main(int argc, char **argv)
 		l.n = 1;
 	}
 	for (i = 0; i < l.n; i++) {
-		segs[i].memfd = memfd;
-		segs[i].offset = l.off[i];
-		segs[i].size = l.len[i];
+		segs[i] = UDMABUF_SEGMENT(memfd, l.off[i], l.len[i]);
 		l.size += l.len[i];
 	}
 	dev = udmabuf_open(udmabuf_dev);
