@@ -112,8 +112,9 @@ $(UB_TEST_OUT)/gst_udmabuf_check: tests/gst/gst_udmabuf_check.c
 $(UB_TEST_OUT)/gst_framesum: tests/gst/gst_framesum.c
 	@mkdir -p $(@D)
 	@echo "  CC      tests/gst/$(@F)"
-	@gcc $(UB_CFLAGS) $$(pkg-config --cflags gstreamer-video-1.0 gstreamer-app-1.0) \
-		-o $@ $< $$(pkg-config --libs gstreamer-video-1.0 gstreamer-app-1.0)
+	@gcc $(UB_CFLAGS) $$(pkg-config --cflags gstreamer-video-1.0 gstreamer-app-1.0 \
+		gstreamer-allocators-1.0) -o $@ $< $$(pkg-config --libs gstreamer-video-1.0 \
+		gstreamer-app-1.0 gstreamer-allocators-1.0)
 
 install: udmabuf-userspace
 	@echo "  INSTALL $(DESTDIR)$(PREFIX), libraries in $(DESTDIR)$(LIBDIR)"

@@ -14,6 +14,7 @@
 #include <gst/gst.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/base/gstbasetransform.h>
 #include <gst/video/video.h>
 #include <gst/allocators/allocators.h>
 
@@ -117,8 +118,42 @@ check_udmabuf_buffer (GstBuffer * buf)
   fail_unless (fd >= 0);
   /* A dma-buf's size is what lseek() to the end says. */
   fail_unless (lseek (fd, 0, SEEK_END) >= (off_t) gst_buffer_get_size (buf));
+  /* The project's own names, not GStreamer 1.28's GstUdmabufAllocator. */
   fail_unless_equals_string (G_OBJECT_TYPE_NAME (mem->allocator),
-      "GstUdmabufAllocator");
+      "GstMmuUdmabufAllocator");
+  fail_unless_equals_string (mem->allocator->mem_type, "mmuudmabuf");
+}
+
+/* @buf has the default layout of @info (what a plain consumer reads). */
+static void
+check_default_layout (GstVideoInfo * info, GstBuffer * buf)
+{
+  GstVideoMeta *meta = gst_buffer_get_video_meta (buf);
+  guint p;
+
+  if (!meta)
+    return;
+  for (p = 0; p < meta->n_planes; p++) {
+    fail_unless_equals_int (meta->stride[p], GST_VIDEO_INFO_PLANE_STRIDE (info,
+            p));
+    fail_unless_equals_uint64 (meta->offset[p],
+        GST_VIDEO_INFO_PLANE_OFFSET (info, p));
+  }
+}
+
+/* Every byte of @buf inverted, as punch-rewrite writes it. */
+static GstBuffer *
+inverted (GstBuffer * buf)
+{
+  GstMapInfo map;
+  gsize i;
+
+  buf = gst_buffer_make_writable (buf);
+  fail_unless (gst_buffer_map (buf, &map, GST_MAP_WRITE));
+  for (i = 0; i < map.size; i++)
+    map.data[i] = ~map.data[i];
+  gst_buffer_unmap (buf, &map);
+  return buf;
 }
 
 /*
@@ -126,8 +161,8 @@ check_udmabuf_buffer (GstBuffer * buf)
  * arrive in udmabuf memory, unchanged.
  */
 static void
-push_and_compare (GstHarness * h, const gchar * caps, guint n,
-    gboolean from_pool)
+push_and_compare_full (GstHarness * h, const gchar * caps, guint n,
+    gboolean from_pool, gboolean invert)
 {
   GstVideoInfo info;
   GstCaps *c = gst_caps_from_string (caps);
@@ -140,6 +175,8 @@ push_and_compare (GstHarness * h, const gchar * caps, guint n,
     GstBuffer *want = make_frame (h, &info, i, FALSE);
     GstBuffer *out;
 
+    if (invert)
+      want = inverted (want);
     fail_unless_equals_int (gst_harness_push (h, make_frame (h, &info, i,
                 from_pool)), GST_FLOW_OK);
     out = gst_harness_pull (h);
@@ -150,6 +187,13 @@ push_and_compare (GstHarness * h, const gchar * caps, guint n,
     gst_buffer_unref (out);
     gst_buffer_unref (want);
   }
+}
+
+static void
+push_and_compare (GstHarness * h, const gchar * caps, guint n,
+    gboolean from_pool)
+{
+  push_and_compare_full (h, caps, n, from_pool, FALSE);
 }
 
 /* One more frame of @caps through the harness, pulled out. */
@@ -206,7 +250,7 @@ GST_START_TEST (test_caps_negotiation)
 
 GST_END_TEST;
 
-/* Downstream supports the video meta: strides are aligned to 64 bytes. */
+/* Downstream supports the video meta: strides are aligned to 256 bytes. */
 GST_START_TEST (test_aligned_strides)
 {
   GstHarness *h = gst_harness_new ("udmabufupload");
@@ -221,9 +265,9 @@ GST_START_TEST (test_aligned_strides)
   fail_unless (meta != NULL, "no video meta");
   fail_unless_equals_int (meta->n_planes, 3);
   for (p = 0; p < meta->n_planes; p++)
-    fail_unless_equals_int (meta->stride[p] % 64, 0);
+    fail_unless_equals_int (meta->stride[p] % 256, 0);
   /* 64x64 I420's chroma stride is 32 unaligned. */
-  fail_unless_equals_int (meta->stride[1], 64);
+  fail_unless_equals_int (meta->stride[1], 256);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
 }
@@ -255,7 +299,7 @@ GST_START_TEST (test_allocation_query)
   gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
   fail_unless (pool != NULL);
   fail_unless_equals_string (G_OBJECT_TYPE_NAME (pool),
-      "GstUdmabufBufferPool");
+      "GstMmuUdmabufBufferPool");
   fail_unless (size >= GST_VIDEO_INFO_SIZE (&info));
   fail_unless_equals_int (min, 3);
   fail_unless_equals_int (max, 5);
@@ -263,15 +307,35 @@ GST_START_TEST (test_allocation_query)
   gst_query_parse_nth_allocation_param (query, 0, &allocator, &params);
   fail_unless (GST_IS_DMABUF_ALLOCATOR (allocator));
   gst_object_unref (allocator);
-  fail_unless (gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE,
-          NULL));
+  /* The harness's sink does not take the video meta: not offered up. */
+  fail_if (gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE,
+          NULL), "video meta proposed, downstream does not take it");
   gst_query_unref (query);
 
-  /* Used as an upstream element that follows the video meta would. */
+  /*
+   * Used as an upstream element that follows the video meta would: the
+   * pool aligns the strides, so it refuses the configuration (the
+   * GstBufferPool contract), and takes it read back.
+   */
   config = gst_buffer_pool_get_config (pool);
   gst_buffer_pool_config_add_option (config,
       GST_BUFFER_POOL_OPTION_VIDEO_META);
   gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  fail_if (gst_buffer_pool_set_config (pool, config),
+      "set_config changed the configuration and returned TRUE");
+  config = gst_buffer_pool_get_config (pool);
+  fail_unless (gst_buffer_pool_config_has_option (config,
+          GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT));
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  /* Another allocator is replaced, and refused likewise. */
+  config = gst_buffer_pool_get_config (pool);
+  allocator = gst_allocator_find (NULL);
+  gst_buffer_pool_config_set_allocator (config, allocator, &params);
+  gst_object_unref (allocator);
+  fail_if (gst_buffer_pool_set_config (pool, config));
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_get_allocator (config, &allocator, NULL);
+  fail_unless (GST_IS_DMABUF_ALLOCATOR (allocator));
   fail_unless (gst_buffer_pool_set_config (pool, config));
   fail_unless (gst_buffer_pool_set_active (pool, TRUE));
   fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &buf, NULL),
@@ -279,7 +343,7 @@ GST_START_TEST (test_allocation_query)
   check_udmabuf_buffer (buf);
   meta = gst_buffer_get_video_meta (buf);
   fail_unless (meta != NULL);
-  fail_unless_equals_int (meta->stride[1] % 64, 0);
+  fail_unless_equals_int (meta->stride[1] % 256, 0);
   gst_buffer_unref (buf);
   fail_unless (gst_buffer_pool_set_active (pool, FALSE));
   gst_object_unref (pool);
@@ -288,6 +352,208 @@ GST_START_TEST (test_allocation_query)
   query = gst_query_new_allocation (NULL, TRUE);
   fail_if (gst_pad_peer_query (h->srcpad, query));
   gst_query_unref (query);
+  /* No pool wanted (need-pool FALSE): none proposed. */
+  query = gst_query_new_allocation (caps, FALSE);
+  fail_unless (gst_pad_peer_query (h->srcpad, query));
+  fail_unless_equals_int (gst_query_get_n_allocation_pools (query), 0);
+  gst_query_unref (query);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+
+  /* Downstream takes the video meta: offered up. */
+  h = gst_harness_new ("udmabufupload");
+  gst_harness_add_propose_allocation_meta (h, GST_VIDEO_META_API_TYPE, NULL);
+  gst_harness_set_src_caps_str (h, CAPS_I420);
+  caps = gst_caps_from_string (CAPS_I420);
+  query = gst_query_new_allocation (caps, TRUE);
+  fail_unless (gst_pad_peer_query (h->srcpad, query));
+  fail_unless (gst_query_find_allocation_meta (query, GST_VIDEO_META_API_TYPE,
+          NULL));
+  gst_query_unref (query);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+#define CAPS_I420_ODD "video/x-raw,format=I420,width=98,height=66,framerate=30/1"
+
+/*
+ * Upstream renders into the pool; downstream (a plain consumer) does not
+ * take the video meta, so the frames have the default layout of the caps.
+ */
+GST_START_TEST (test_default_layout_without_meta)
+{
+  const gchar *sizes[] = { CAPS_I420, CAPS_I420_ODD,
+    "video/x-raw,format=RGBx,width=98,height=66,framerate=30/1"
+  };
+  guint s, i;
+
+  for (s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    GstHarness *h = gst_harness_new ("udmabufupload");
+    GstCaps *caps = gst_caps_from_string (sizes[s]);
+    GstVideoInfo info;
+    gchar *src;
+
+    fail_unless (gst_video_info_from_caps (&info, caps));
+    gst_caps_unref (caps);
+    src = g_strdup_printf ("videotestsrc pattern=ball ! capsfilter caps=\"%s\"",
+        sizes[s]);
+    gst_harness_add_src_parse (h, src, FALSE);
+    g_free (src);
+    for (i = 0; i < 3; i++) {
+      GstBuffer *out;
+
+      fail_unless_equals_int (gst_harness_push_from_src (h), GST_FLOW_OK);
+      out = gst_harness_pull (h);
+      fail_unless (out != NULL);
+      check_udmabuf_buffer (out);
+      fail_unless_equals_uint64 (gst_buffer_get_size (out),
+          GST_VIDEO_INFO_SIZE (&info));
+      check_default_layout (&info, out);
+      gst_buffer_unref (out);
+    }
+    fail_unless_equals_uint64 (get_u64 (h->element, "frames-zero-copy"), 3);
+    gst_harness_teardown (h);
+  }
+}
+
+GST_END_TEST;
+
+/* Downstream's pool minimum counts: the element's pool holds as many. */
+static GstPadProbeReturn
+want_12_buffers (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION) {
+    GstCaps *caps;
+    GstVideoInfo vinfo;
+
+    gst_query_parse_allocation (query, &caps, NULL);
+    if (caps && gst_video_info_from_caps (&vinfo, caps))
+      gst_query_add_allocation_pool (query, NULL, GST_VIDEO_INFO_SIZE (&vinfo),
+          12, 0);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (test_downstream_min_buffers)
+{
+  GstHarness *h = gst_harness_new ("udmabufupload");
+  GstBufferPool *pool;
+  GstStructure *config;
+  guint min, max;
+
+  gst_pad_add_probe (h->sinkpad, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
+      want_12_buffers, NULL, NULL);
+  push_and_compare (h, CAPS_NV12, 2, FALSE);
+  pool = gst_base_transform_get_buffer_pool (GST_BASE_TRANSFORM (h->element));
+  fail_unless (pool != NULL);
+  config = gst_buffer_pool_get_config (pool);
+  fail_unless (gst_buffer_pool_config_get_params (config, NULL, NULL, &min,
+          &max));
+  gst_structure_free (config);
+  fail_unless (min >= 12, "pool minimum %u, downstream asked for 12", min);
+  fail_unless (max == 0 || max >= min);
+  gst_object_unref (pool);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* The plugin registers no type of GStreamer's own names. */
+GST_START_TEST (test_type_names)
+{
+  GstHarness *h = gst_harness_new ("udmabufupload");
+  GstElement *e = h->element;
+  GstBuffer *out;
+
+  gst_harness_set_src_caps_str (h, CAPS_NV12);
+  out = push_one (h, CAPS_NV12);
+  check_udmabuf_buffer (out);
+  gst_buffer_unref (out);
+  fail_unless_equals_string (G_OBJECT_TYPE_NAME (e), "GstMmuUdmabufUpload");
+  fail_unless (g_type_from_name ("GstMmuUdmabufAllocator") != 0);
+  fail_unless (g_type_from_name ("GstMmuUdmabufBufferPool") != 0);
+  fail_unless_equals_int (g_type_from_name ("GstUdmabufAllocator"), 0);
+  fail_unless_equals_int (g_type_from_name ("GstUdmabufBufferPool"), 0);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* memfds open in this process (buffers that keep theirs). */
+static guint
+count_memfds (void)
+{
+  GDir *dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const gchar *name;
+  guint n = 0;
+
+  fail_unless (dir != NULL);
+  while ((name = g_dir_read_name (dir))) {
+    gchar *path = g_build_filename ("/proc/self/fd", name, NULL);
+    gchar *target = g_file_read_link (path, NULL);
+
+    if (target && g_str_has_prefix (target, "/memfd:gst-udmabuf"))
+      n++;
+    g_free (target);
+    g_free (path);
+  }
+  g_dir_close (dir);
+  return n;
+}
+
+/* A buffer keeps its memfd only for punch-rewrite. */
+GST_START_TEST (test_memfd_only_for_punch)
+{
+  GstHarness *h = gst_harness_new ("udmabufupload");
+  GstBuffer *out;
+
+  push_and_compare (h, CAPS_NV12, 2, FALSE);
+  out = push_one (h, CAPS_NV12);
+  fail_unless_equals_int (count_memfds (), 0);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  h = gst_harness_new ("udmabufupload");
+  g_object_set (h->element, "punch-rewrite", TRUE, NULL);
+  gst_harness_set_src_caps_str (h, CAPS_NV12);
+  gst_buffer_unref (push_one (h, CAPS_NV12));
+  out = push_one (h, CAPS_NV12);
+  fail_unless (count_memfds () >= 1);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* Downstream that asks for dma-bufs gets memory:DMABuf caps. */
+GST_START_TEST (test_dmabuf_caps)
+{
+  GstHarness *h = gst_harness_new ("udmabufupload");
+  GstCaps *caps;
+  GstBuffer *out;
+
+  gst_harness_set_sink_caps_str (h, "video/x-raw(memory:DMABuf)");
+  gst_harness_set_src_caps_str (h, CAPS_NV12);
+  out = push_one (h, CAPS_NV12);
+  check_udmabuf_buffer (out);
+  gst_buffer_unref (out);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_unless (caps != NULL);
+  fail_unless (gst_caps_features_contains (gst_caps_get_features (caps, 0),
+          GST_CAPS_FEATURE_MEMORY_DMABUF), "caps %" GST_PTR_FORMAT, caps);
+  gst_caps_unref (caps);
+  gst_harness_teardown (h);
+
+  /* A plain consumer gets system memory caps. */
+  h = gst_harness_new ("udmabufupload");
+  push_and_compare (h, CAPS_NV12, 1, FALSE);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  fail_if (gst_caps_features_contains (gst_caps_get_features (caps, 0),
+          GST_CAPS_FEATURE_MEMORY_DMABUF));
   gst_caps_unref (caps);
   gst_harness_teardown (h);
 }
@@ -367,15 +633,19 @@ GST_START_TEST (test_harness_uses_pool)
 
 GST_END_TEST;
 
-/* punch-rewrite: every frame read back through the dma-buf is right. */
+/*
+ * punch-rewrite: every frame read back through the dma-buf is what was
+ * written through the memfd after the punch, the frame inverted; a
+ * udmabuf that kept its old pages shows the frame as it was.
+ */
 GST_START_TEST (test_punch_rewrite_copy)
 {
   GstHarness *h = gst_harness_new ("udmabufupload");
 
   g_object_set (h->element, "punch-rewrite", TRUE, "max-buffers", 2, NULL);
   gst_harness_add_propose_allocation_meta (h, GST_VIDEO_META_API_TYPE, NULL);
-  push_and_compare (h, CAPS_I420, 20, FALSE);
-  push_and_compare (h, CAPS_NV12, 20, FALSE);
+  push_and_compare_full (h, CAPS_I420, 20, FALSE, TRUE);
+  push_and_compare_full (h, CAPS_NV12, 20, FALSE, TRUE);
   fail_unless_equals_uint64 (get_u64 (h->element, "frames-copied"), 40);
   fail_unless_equals_uint64 (get_u64 (h->element, "frames-punched"), 40);
   gst_harness_teardown (h);
@@ -388,7 +658,7 @@ GST_START_TEST (test_punch_rewrite_zero_copy)
   GstHarness *h = gst_harness_new ("udmabufupload");
 
   g_object_set (h->element, "punch-rewrite", TRUE, NULL);
-  push_and_compare (h, CAPS_I420, 20, TRUE);
+  push_and_compare_full (h, CAPS_I420, 20, TRUE, TRUE);
   fail_unless_equals_uint64 (get_u64 (h->element, "frames-zero-copy"), 20);
   fail_unless_equals_uint64 (get_u64 (h->element, "frames-punched"), 20);
   gst_harness_teardown (h);
@@ -585,7 +855,7 @@ GST_START_TEST (test_teardown_no_leak)
   }
   fail_unless (i < WAIT_S * 100, "fewer than 20 frames in %d s", WAIT_S);
   during = count_fds ();
-  /* Each udmabuf is two fds (dma-buf, memfd), plus the device. */
+  /* The device and a dma-buf per pool buffer (memfds for punch-rewrite). */
   fail_unless (during >= before + 3, "%u fds before, %u while streaming",
       before, during);
   fail_unless_equals_int (gst_element_set_state (p, GST_STATE_NULL),
@@ -645,6 +915,11 @@ udmabuf_suite (void)
   tcase_add_test (tc, test_caps_negotiation);
   tcase_add_test (tc, test_aligned_strides);
   tcase_add_test (tc, test_allocation_query);
+  tcase_add_test (tc, test_default_layout_without_meta);
+  tcase_add_test (tc, test_downstream_min_buffers);
+  tcase_add_test (tc, test_type_names);
+  tcase_add_test (tc, test_memfd_only_for_punch);
+  tcase_add_test (tc, test_dmabuf_caps);
   tcase_add_test (tc, test_pool_reuse_copy);
   tcase_add_test (tc, test_pool_reuse_upstream);
   tcase_add_test (tc, test_harness_uses_pool);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * GstUdmabufAllocator: each memory is a sealed memfd of its own, rounded up
- * to whole pages, and a udmabuf over all of it.  The memory is
+ * GstMmuUdmabufAllocator: each memory is a sealed memfd of its own, rounded
+ * up to whole pages, and a udmabuf over all of it.  The memory is
  * GstDmaBufAllocator memory over the udmabuf fd (mapped through the
  * dma-buf, kept mapped, with DMA_BUF_IOCTL_SYNC around every map), so
- * importers get a dma-buf; the memfd and a shared mapping of it stay
- * attached to the memory so that the punch-and-rewrite test mode can reach
- * the pages behind the buffer.  Allocations are counted: a buffer pool
- * reuses its memories, so the count stays at the pool size.
+ * importers get a dma-buf; its memory type is this allocator's own,
+ * GST_MMU_UDMABUF_MEMORY_TYPE (gst_is_dmabuf_memory() asks the allocator's
+ * class, not the type).  The memfd is closed once the udmabuf holds its
+ * pages, unless the allocator keeps memfds for the punch-and-rewrite test
+ * mode: then the memfd and a shared mapping of it stay attached to the
+ * memory.  Allocations are counted: a buffer pool reuses its memories, so
+ * the count stays at the pool size.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,15 +27,16 @@
 
 #include "gstudmabufallocator.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_udmabuf_allocator_debug);
-#define GST_CAT_DEFAULT gst_udmabuf_allocator_debug
+GST_DEBUG_CATEGORY_STATIC (gst_mmu_udmabuf_allocator_debug);
+#define GST_CAT_DEFAULT gst_mmu_udmabuf_allocator_debug
 
-struct _GstUdmabufAllocator
+struct _GstMmuUdmabufAllocator
 {
   GstDmaBufAllocator parent;
 
   gint dev;                     /* /dev/udmabuf */
   gchar *device;
+  gboolean keep_memfd;
   gint created;                 /* udmabufs made, atomic */
 };
 
@@ -42,20 +46,20 @@ typedef struct
   gint memfd;
   guint8 *map;
   gsize size;
-} GstUdmabufMemfd;
+} GstMmuUdmabufMemfd;
 
-G_DEFINE_TYPE_WITH_CODE (GstUdmabufAllocator, gst_udmabuf_allocator,
+G_DEFINE_TYPE_WITH_CODE (GstMmuUdmabufAllocator, gst_mmu_udmabuf_allocator,
     GST_TYPE_DMABUF_ALLOCATOR,
-    GST_DEBUG_CATEGORY_INIT (gst_udmabuf_allocator_debug, "udmabufallocator",
+    GST_DEBUG_CATEGORY_INIT (gst_mmu_udmabuf_allocator_debug, "udmabufallocator",
         0, "udmabuf allocator"));
 
-G_DEFINE_QUARK (gst-udmabuf-error-quark, gst_udmabuf_error);
-G_DEFINE_QUARK (GstUdmabufMemfd, gst_udmabuf_memfd);
+G_DEFINE_QUARK (gst-mmu-udmabuf-error-quark, gst_mmu_udmabuf_error);
+G_DEFINE_QUARK (GstMmuUdmabufMemfd, gst_mmu_udmabuf_memfd);
 
 static void
-gst_udmabuf_memfd_free (gpointer data)
+gst_mmu_udmabuf_memfd_free (gpointer data)
 {
-  GstUdmabufMemfd *m = data;
+  GstMmuUdmabufMemfd *m = data;
 
   if (m->map && munmap (m->map, m->size))
     GST_WARNING ("munmap of memfd %d failed: %s", m->memfd, g_strerror (errno));
@@ -65,15 +69,15 @@ gst_udmabuf_memfd_free (gpointer data)
 }
 
 static GstMemory *
-gst_udmabuf_allocator_alloc (GstAllocator * allocator, gsize size,
+gst_mmu_udmabuf_allocator_alloc (GstAllocator * allocator, gsize size,
     GstAllocationParams * params)
 {
-  GstUdmabufAllocator *self = GST_UDMABUF_ALLOCATOR (allocator);
+  GstMmuUdmabufAllocator *self = GST_MMU_UDMABUF_ALLOCATOR (allocator);
   gsize prefix = params ? params->prefix : 0;
   gsize padding = params ? params->padding : 0;
   gsize align = params ? params->align : 0;
   gsize page = udmabuf_page_size ();
-  GstUdmabufMemfd *m;
+  GstMmuUdmabufMemfd *m;
   GstMemory *mem;
   gsize total;
   gint dbuf;
@@ -92,7 +96,7 @@ gst_udmabuf_allocator_alloc (GstAllocator * allocator, gsize size,
   if (!total)
     total = page;
 
-  m = g_new0 (GstUdmabufMemfd, 1);
+  m = g_new0 (GstMmuUdmabufMemfd, 1);
   m->size = total;
   m->memfd = udmabuf_memfd_create ("gst-udmabuf", total, 0);
   if (m->memfd < 0) {
@@ -100,19 +104,21 @@ gst_udmabuf_allocator_alloc (GstAllocator * allocator, gsize size,
     g_free (m);
     return NULL;
   }
-  m->map = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd, 0);
+  if (self->keep_memfd)
+    m->map = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd,
+        0);
   if (m->map == MAP_FAILED) {
     GST_ERROR_OBJECT (self, "cannot map memfd %d: %s", m->memfd,
         g_strerror (errno));
     m->map = NULL;
-    gst_udmabuf_memfd_free (m);
+    gst_mmu_udmabuf_memfd_free (m);
     return NULL;
   }
   dbuf = udmabuf_create (self->dev, m->memfd, 0, total, UDMABUF_CLOEXEC);
   if (dbuf < 0) {
     GST_ERROR_OBJECT (self, "cannot create a udmabuf of %" G_GSIZE_FORMAT
         " bytes: %s", total, udmabuf_strerror ());
-    gst_udmabuf_memfd_free (m);
+    gst_mmu_udmabuf_memfd_free (m);
     return NULL;
   }
   mem = gst_fd_allocator_alloc (allocator, dbuf, total,
@@ -120,129 +126,146 @@ gst_udmabuf_allocator_alloc (GstAllocator * allocator, gsize size,
   if (!mem) {
     GST_ERROR_OBJECT (self, "cannot wrap udmabuf %d", dbuf);
     close (dbuf);
-    gst_udmabuf_memfd_free (m);
+    gst_mmu_udmabuf_memfd_free (m);
     return NULL;
   }
-  gst_mini_object_set_qdata (GST_MINI_OBJECT (mem), gst_udmabuf_memfd_quark (),
-      m, gst_udmabuf_memfd_free);
+  GST_DEBUG_OBJECT (self, "udmabuf %d over memfd %d, %" G_GSIZE_FORMAT
+      " bytes", dbuf, m->memfd, total);
+  /* The udmabuf holds the memfd's pages: the fd is needed no more. */
+  if (self->keep_memfd)
+    gst_mini_object_set_qdata (GST_MINI_OBJECT (mem),
+        gst_mmu_udmabuf_memfd_quark (), m, gst_mmu_udmabuf_memfd_free);
+  else
+    gst_mmu_udmabuf_memfd_free (m);
   if (prefix || total != size)
     gst_memory_resize (mem, prefix, size);
   g_atomic_int_inc (&self->created);
-  GST_DEBUG_OBJECT (self, "udmabuf %d over memfd %d, %" G_GSIZE_FORMAT
-      " bytes", dbuf, m->memfd, total);
   return mem;
 }
 
 static void
-gst_udmabuf_allocator_finalize (GObject * object)
+gst_mmu_udmabuf_allocator_finalize (GObject * object)
 {
-  GstUdmabufAllocator *self = GST_UDMABUF_ALLOCATOR (object);
+  GstMmuUdmabufAllocator *self = GST_MMU_UDMABUF_ALLOCATOR (object);
 
   if (self->dev >= 0 && close (self->dev))
     GST_WARNING_OBJECT (self, "close of %s failed: %s", self->device,
         g_strerror (errno));
   g_free (self->device);
-  G_OBJECT_CLASS (gst_udmabuf_allocator_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_mmu_udmabuf_allocator_parent_class)->finalize (object);
 }
 
 static void
-gst_udmabuf_allocator_class_init (GstUdmabufAllocatorClass * klass)
+gst_mmu_udmabuf_allocator_class_init (GstMmuUdmabufAllocatorClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstAllocatorClass *allocator_class = GST_ALLOCATOR_CLASS (klass);
 
-  gobject_class->finalize = gst_udmabuf_allocator_finalize;
-  allocator_class->alloc = gst_udmabuf_allocator_alloc;
+  gobject_class->finalize = gst_mmu_udmabuf_allocator_finalize;
+  allocator_class->alloc = gst_mmu_udmabuf_allocator_alloc;
 }
 
 static void
-gst_udmabuf_allocator_init (GstUdmabufAllocator * self)
+gst_mmu_udmabuf_allocator_init (GstMmuUdmabufAllocator * self)
 {
+  /* Not 1.28's GST_ALLOCATOR_UDMABUF: memory of another allocator. */
+  GST_ALLOCATOR (self)->mem_type = GST_MMU_UDMABUF_MEMORY_TYPE;
   self->dev = -1;
   /* Unlike a plain fd allocator, this one allocates. */
   GST_OBJECT_FLAG_UNSET (self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
 }
 
 /**
- * gst_udmabuf_allocator_new:
+ * gst_mmu_udmabuf_allocator_new:
  * @device: the udmabuf device, %NULL for /dev/udmabuf
+ * @keep_memfd: keep each memory's memfd and a mapping of it, for
+ *   gst_mmu_udmabuf_memory_punch_rewrite()
  *
  * Returns: (transfer full): a new allocator, or %NULL with @error set.
  */
 GstAllocator *
-gst_udmabuf_allocator_new (const gchar * device, GError ** error)
+gst_mmu_udmabuf_allocator_new (const gchar * device, gboolean keep_memfd,
+    GError ** error)
 {
-  GstUdmabufAllocator *self;
+  GstMmuUdmabufAllocator *self;
   gint dev;
 
   if (!device)
     device = UDMABUF_DEVICE;
   dev = udmabuf_open (device);
   if (dev < 0) {
-    g_set_error (error, GST_UDMABUF_ERROR, -dev, "%s", udmabuf_strerror ());
+    g_set_error (error, GST_MMU_UDMABUF_ERROR, -dev, "%s", udmabuf_strerror ());
     return NULL;
   }
-  self = g_object_new (GST_TYPE_UDMABUF_ALLOCATOR, NULL);
+  self = g_object_new (GST_TYPE_MMU_UDMABUF_ALLOCATOR, NULL);
   gst_object_ref_sink (self);
   self->dev = dev;
   self->device = g_strdup (device);
+  self->keep_memfd = keep_memfd;
   return GST_ALLOCATOR (self);
 }
 
 guint64
-gst_udmabuf_allocator_get_created (GstUdmabufAllocator * self)
+gst_mmu_udmabuf_allocator_get_created (GstMmuUdmabufAllocator * self)
 {
-  g_return_val_if_fail (GST_IS_UDMABUF_ALLOCATOR (self), 0);
+  g_return_val_if_fail (GST_IS_MMU_UDMABUF_ALLOCATOR (self), 0);
   return (guint64) g_atomic_int_get (&self->created);
 }
 
 gboolean
-gst_is_udmabuf_memory (GstMemory * mem)
+gst_mmu_udmabuf_allocator_keeps_memfd (GstMmuUdmabufAllocator * self)
 {
-  return mem && mem->allocator && GST_IS_UDMABUF_ALLOCATOR (mem->allocator)
-      && gst_mini_object_get_qdata (GST_MINI_OBJECT (mem),
-      gst_udmabuf_memfd_quark ());
+  g_return_val_if_fail (GST_IS_MMU_UDMABUF_ALLOCATOR (self), FALSE);
+  return self->keep_memfd;
 }
 
 gboolean
-gst_udmabuf_memory_get_memfd (GstMemory * mem, gint * memfd, guint8 ** map,
-    gsize * memfd_size)
+gst_is_mmu_udmabuf_memory (GstMemory * mem)
 {
-  GstUdmabufMemfd *m;
-
-  if (!gst_is_udmabuf_memory (mem))
-    return FALSE;
-  m = gst_mini_object_get_qdata (GST_MINI_OBJECT (mem),
-      gst_udmabuf_memfd_quark ());
-  if (memfd)
-    *memfd = m->memfd;
-  if (map)
-    *map = m->map;
-  if (memfd_size)
-    *memfd_size = m->size;
-  return TRUE;
+  return mem && mem->allocator
+      && GST_IS_MMU_UDMABUF_ALLOCATOR (mem->allocator);
 }
 
 gboolean
-gst_udmabuf_memory_punch (GstMemory * mem, GError ** error)
+gst_mmu_udmabuf_memory_punch_rewrite (GstMemory * mem, GError ** error)
 {
-  GstUdmabufMemfd *m;
+  GstMmuUdmabufMemfd *m;
+  GstMapInfo info;
+  guint8 *saved;
+  gsize i;
 
-  if (!gst_is_udmabuf_memory (mem)) {
-    g_set_error (error, GST_UDMABUF_ERROR, EINVAL,
+  if (!gst_is_mmu_udmabuf_memory (mem)) {
+    g_set_error (error, GST_MMU_UDMABUF_ERROR, EINVAL,
         "memory %p is not udmabuf memory", mem);
     return FALSE;
   }
   m = gst_mini_object_get_qdata (GST_MINI_OBJECT (mem),
-      gst_udmabuf_memfd_quark ());
+      gst_mmu_udmabuf_memfd_quark ());
+  if (!m) {
+    g_set_error (error, GST_MMU_UDMABUF_ERROR, EINVAL,
+        "the allocator of memory %p keeps no memfds", mem);
+    return FALSE;
+  }
+  if (!gst_memory_map (mem, &info, GST_MAP_READ)) {
+    g_set_error (error, GST_MMU_UDMABUF_ERROR, EIO,
+        "cannot map memory %p for reading", mem);
+    return FALSE;
+  }
+  saved = g_memdup2 (info.data, info.size);
+  gst_memory_unmap (mem, &info);
   if (fallocate (m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
           m->size)) {
     gint err = errno;
 
-    g_set_error (error, GST_UDMABUF_ERROR, err,
+    g_set_error (error, GST_MMU_UDMABUF_ERROR, err,
         "cannot punch %" G_GSIZE_FORMAT " bytes of memfd %d: %s", m->size,
         m->memfd, g_strerror (err));
+    g_free (saved);
     return FALSE;
   }
+  /* Not what was there: a view that kept the old pages shows the frame. */
+  for (i = 0; i < mem->size; i++)
+    m->map[mem->offset + i] = ~saved[i];
+  g_free (saved);
   return TRUE;
 }

@@ -1,30 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * GstUdmabufAllocator: GstDmaBufAllocator memory over udmabufs.
+ * GstMmuUdmabufAllocator: GstDmaBufAllocator memory over udmabufs.
  */
-#ifndef __GST_UDMABUF_ALLOCATOR_H__
-#define __GST_UDMABUF_ALLOCATOR_H__
+#ifndef __GST_MMU_UDMABUF_ALLOCATOR_H__
+#define __GST_MMU_UDMABUF_ALLOCATOR_H__
 
 #include <gst/gst.h>
 #include <gst/allocators/allocators.h>
 
 G_BEGIN_DECLS
-#define GST_TYPE_UDMABUF_ALLOCATOR (gst_udmabuf_allocator_get_type ())
-G_DECLARE_FINAL_TYPE (GstUdmabufAllocator, gst_udmabuf_allocator,
-    GST, UDMABUF_ALLOCATOR, GstDmaBufAllocator);
+#define GST_TYPE_MMU_UDMABUF_ALLOCATOR (gst_mmu_udmabuf_allocator_get_type ())
+G_DECLARE_FINAL_TYPE (GstMmuUdmabufAllocator, gst_mmu_udmabuf_allocator,
+    GST, MMU_UDMABUF_ALLOCATOR, GstDmaBufAllocator);
 
-#define GST_UDMABUF_ERROR (gst_udmabuf_error_quark ())
-GQuark gst_udmabuf_error_quark (void);
+/* The memory type, not GStreamer 1.28's "udmabuf" (GST_ALLOCATOR_UDMABUF). */
+#define GST_MMU_UDMABUF_MEMORY_TYPE "mmuudmabuf"
 
-GstAllocator *gst_udmabuf_allocator_new (const gchar * device, GError ** error);
-guint64 gst_udmabuf_allocator_get_created (GstUdmabufAllocator * self);
+#define GST_MMU_UDMABUF_ERROR (gst_mmu_udmabuf_error_quark ())
+GQuark gst_mmu_udmabuf_error_quark (void);
 
-gboolean gst_is_udmabuf_memory (GstMemory * mem);
-/* The memfd behind @mem and a shared mapping of all of it. */
-gboolean gst_udmabuf_memory_get_memfd (GstMemory * mem, gint * memfd,
-    guint8 ** map, gsize * memfd_size);
-/* Punch every page of the memfd behind @mem (contents become zero). */
-gboolean gst_udmabuf_memory_punch (GstMemory * mem, GError ** error);
+GstAllocator *gst_mmu_udmabuf_allocator_new (const gchar * device,
+    gboolean keep_memfd, GError ** error);
+guint64 gst_mmu_udmabuf_allocator_get_created (GstMmuUdmabufAllocator * self);
+gboolean gst_mmu_udmabuf_allocator_keeps_memfd (GstMmuUdmabufAllocator * self);
+
+gboolean gst_is_mmu_udmabuf_memory (GstMemory * mem);
+/*
+ * Read @mem through the dma-buf, punch every page of the memfd behind it,
+ * and write what was read, every byte inverted, into new pages through
+ * the memfd: a udmabuf that follows then shows the inverted frame, one
+ * that kept its pages the frame as it was.  Needs an allocator that keeps
+ * memfds.
+ */
+gboolean gst_mmu_udmabuf_memory_punch_rewrite (GstMemory * mem,
+    GError ** error);
 
 G_END_DECLS
-#endif /* __GST_UDMABUF_ALLOCATOR_H__ */
+#endif /* __GST_MMU_UDMABUF_ALLOCATOR_H__ */

@@ -7,22 +7,32 @@
  * (#GstDmaBufAllocator) whose pages are those of a sealed memfd, shared
  * through /dev/udmabuf.
  *
- * The element proposes a #GstUdmabufBufferPool upstream in the ALLOCATION
- * query, with the video meta.  An upstream element that takes the pool
- * renders straight into udmabuf memory and its buffers go through
- * untouched; buffers of any other memory are copied into a buffer of the
- * element's own pool, whose strides are aligned (#GstUdmabufUpload:stride-align)
- * when downstream supports the video meta.  Pools reuse their buffers:
- * #GstUdmabufUpload:udmabufs-created stays at the pool size however many
- * frames pass.
+ * The element proposes a #GstMmuUdmabufBufferPool upstream in the
+ * ALLOCATION query.  It offers upstream the video meta only when
+ * downstream accepted it: then the pool aligns every stride to
+ * #GstMmuUdmabufUpload:stride-align (256 bytes by default, as many GPUs
+ * need); otherwise upstream renders into the default layout of the caps,
+ * which any plain consumer (filesink, an appsink that maps the buffer)
+ * reads.  An upstream element that takes the pool renders straight into
+ * udmabuf memory and its buffers go through untouched, as long as their
+ * layout is one downstream can read; other buffers are copied into a
+ * buffer of the element's own pool, configured by the same rule.  The
+ * element's pool holds at least as many buffers as downstream asks for.
+ * Pools reuse their buffers: #GstMmuUdmabufUpload:udmabufs-created stays
+ * at the pool size however many frames pass.
  *
- * #GstUdmabufUpload:punch-rewrite is for testing drivers: before each frame
- * leaves the element, the pages of the memfd behind its buffer are
- * punched out (FALLOC_FL_PUNCH_HOLE) and the frame is written again into
- * fresh pages through the memfd's own mapping, not through the dma-buf,
- * the way a hypervisor reclaims guest RAM and the guest later fills it
- * again.  Downstream reads the frame through the dma-buf, so it sees the
- * right pixels only if the udmabuf follows page replacement in its memfd.
+ * The source pad offers video/x-raw(memory:DMABuf) besides system memory
+ * caps, for downstream elements that ask for dma-bufs.
+ *
+ * #GstMmuUdmabufUpload:punch-rewrite is for testing drivers: before each
+ * frame leaves the element, it is read through the dma-buf, the pages of
+ * the memfd behind its buffer are punched out (FALLOC_FL_PUNCH_HOLE), and
+ * the frame, every byte inverted, is written into fresh pages through the
+ * memfd's own mapping, not through the dma-buf, the way a hypervisor
+ * reclaims guest RAM and the guest later fills it again.  Downstream reads
+ * through the dma-buf: it sees the inverted frame if the udmabuf follows
+ * page replacement in its memfd, the frame as it was if it kept the old
+ * pages.  Only with punch-rewrite does each buffer keep its memfd open.
  *
  * ## Example launch line
  * |[
@@ -43,11 +53,11 @@
 #include "gstudmabufallocator.h"
 #include "gstudmabufpool.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_udmabuf_upload_debug);
-#define GST_CAT_DEFAULT gst_udmabuf_upload_debug
+GST_DEBUG_CATEGORY_STATIC (gst_mmu_udmabuf_upload_debug);
+#define GST_CAT_DEFAULT gst_mmu_udmabuf_upload_debug
 
 #define DEFAULT_DEVICE		"/dev/udmabuf"
-#define DEFAULT_STRIDE_ALIGN	64
+#define DEFAULT_STRIDE_ALIGN	256
 #define MAX_STRIDE_ALIGN	4096
 #define DEFAULT_MIN_BUFFERS	2
 #define DEFAULT_MAX_BUFFERS	8
@@ -68,7 +78,7 @@ enum
   PROP_FRAMES_PUNCHED,
 };
 
-struct _GstUdmabufUpload
+struct _GstMmuUdmabufUpload
 {
   GstBaseTransform parent;
 
@@ -87,22 +97,25 @@ struct _GstUdmabufUpload
   GstAllocator *allocator;
   GstVideoInfo in_info;
   GstVideoInfo out_info;
-  GByteArray *scratch;          /* a frame saved across its punch */
+  gboolean downstream_meta;     /* downstream accepts the video meta */
 };
 
 #define VIDEO_CAPS GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)
+#define DMABUF_CAPS GST_VIDEO_CAPS_MAKE_WITH_FEATURES \
+    (GST_CAPS_FEATURE_MEMORY_DMABUF, GST_VIDEO_FORMATS_ALL)
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS "; "
+        DMABUF_CAPS));
 
-G_DEFINE_TYPE_WITH_CODE (GstUdmabufUpload, gst_udmabuf_upload,
+G_DEFINE_TYPE_WITH_CODE (GstMmuUdmabufUpload, gst_mmu_udmabuf_upload,
     GST_TYPE_BASE_TRANSFORM,
-    GST_DEBUG_CATEGORY_INIT (gst_udmabuf_upload_debug, "udmabufupload", 0,
+    GST_DEBUG_CATEGORY_INIT (gst_mmu_udmabuf_upload_debug, "udmabufupload", 0,
         "udmabuf upload"));
 GST_ELEMENT_REGISTER_DEFINE (udmabufupload, "udmabufupload", GST_RANK_NONE,
-    GST_TYPE_UDMABUF_UPLOAD);
+    GST_TYPE_MMU_UDMABUF_UPLOAD);
 
 static gboolean
 is_power_of_two (guint v)
@@ -111,10 +124,10 @@ is_power_of_two (guint v)
 }
 
 static void
-gst_udmabuf_upload_set_property (GObject * object, guint prop_id,
+gst_mmu_udmabuf_upload_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (object);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -149,21 +162,21 @@ gst_udmabuf_upload_set_property (GObject * object, guint prop_id,
 }
 
 static guint64
-udmabufs_created (GstUdmabufUpload * self)
+udmabufs_created (GstMmuUdmabufUpload * self)
 {
   guint64 n = self->created_before;
 
   if (self->allocator)
-    n += gst_udmabuf_allocator_get_created (GST_UDMABUF_ALLOCATOR
+    n += gst_mmu_udmabuf_allocator_get_created (GST_MMU_UDMABUF_ALLOCATOR
         (self->allocator));
   return n;
 }
 
 static void
-gst_udmabuf_upload_get_property (GObject * object, guint prop_id,
+gst_mmu_udmabuf_upload_get_property (GObject * object, guint prop_id,
     GValue * value, GParamSpec * pspec)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (object);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
@@ -202,12 +215,13 @@ gst_udmabuf_upload_get_property (GObject * object, guint prop_id,
 }
 
 static gboolean
-gst_udmabuf_upload_start (GstBaseTransform * trans)
+gst_mmu_udmabuf_upload_start (GstBaseTransform * trans)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (trans);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
   GstAllocator *allocator;
   GError *err = NULL;
   guint align, min, max;
+  gboolean keep_memfd;
   gchar *device;
 
   GST_OBJECT_LOCK (self);
@@ -215,6 +229,7 @@ gst_udmabuf_upload_start (GstBaseTransform * trans)
   align = self->stride_align;
   min = self->min_buffers;
   max = self->max_buffers;
+  keep_memfd = self->punch_rewrite;
   GST_OBJECT_UNLOCK (self);
 
   if (!is_power_of_two (align)) {
@@ -229,7 +244,7 @@ gst_udmabuf_upload_start (GstBaseTransform * trans)
     g_free (device);
     return FALSE;
   }
-  allocator = gst_udmabuf_allocator_new (device, &err);
+  allocator = gst_mmu_udmabuf_allocator_new (device, keep_memfd, &err);
   if (!allocator) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
         ("Cannot open the udmabuf device %s", device), ("%s", err->message));
@@ -245,28 +260,27 @@ gst_udmabuf_upload_start (GstBaseTransform * trans)
 }
 
 static gboolean
-gst_udmabuf_upload_stop (GstBaseTransform * trans)
+gst_mmu_udmabuf_upload_stop (GstBaseTransform * trans)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (trans);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
   GstAllocator *allocator;
 
   GST_OBJECT_LOCK (self);
   allocator = self->allocator;
   if (allocator)
     self->created_before +=
-        gst_udmabuf_allocator_get_created (GST_UDMABUF_ALLOCATOR (allocator));
+        gst_mmu_udmabuf_allocator_get_created (GST_MMU_UDMABUF_ALLOCATOR (allocator));
   self->allocator = NULL;
   GST_OBJECT_UNLOCK (self);
   gst_clear_object (&allocator);
-  g_byte_array_set_size (self->scratch, 0);
   return TRUE;
 }
 
 static gboolean
-gst_udmabuf_upload_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+gst_mmu_udmabuf_upload_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (trans);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
 
   if (!gst_video_info_from_caps (&self->in_info, incaps) ||
       !gst_video_info_from_caps (&self->out_info, outcaps)) {
@@ -277,8 +291,45 @@ gst_udmabuf_upload_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   return TRUE;
 }
 
+/*
+ * Upstream is system memory; downstream gets the same caps in system
+ * memory first and then as memory:DMABuf, which it takes only if it asks
+ * for dma-bufs.
+ */
+static GstCaps *
+gst_mmu_udmabuf_upload_transform_caps (GstBaseTransform * trans,
+    GstPadDirection direction, GstCaps * caps, GstCaps * filter)
+{
+  GstCaps *sys = gst_caps_copy (caps), *ret;
+  guint i;
+
+  for (i = 0; i < gst_caps_get_size (sys); i++)
+    gst_caps_set_features (sys, i, NULL);
+  sys = gst_caps_simplify (sys);
+  if (direction == GST_PAD_SINK) {
+    GstCaps *dma = gst_caps_copy (sys);
+
+    for (i = 0; i < gst_caps_get_size (dma); i++)
+      gst_caps_set_features (dma, i,
+          gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
+    ret = gst_caps_merge (sys, dma);
+  } else {
+    ret = sys;
+  }
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, ret,
+        GST_CAPS_INTERSECT_FIRST);
+
+    gst_caps_unref (ret);
+    ret = tmp;
+  }
+  GST_DEBUG_OBJECT (trans, "%s %" GST_PTR_FORMAT " -> %" GST_PTR_FORMAT,
+      direction == GST_PAD_SINK ? "sink" : "src", caps, ret);
+  return ret;
+}
+
 static gboolean
-gst_udmabuf_upload_get_unit_size (GstBaseTransform * trans, GstCaps * caps,
+gst_mmu_udmabuf_upload_get_unit_size (GstBaseTransform * trans, GstCaps * caps,
     gsize * size)
 {
   GstVideoInfo info;
@@ -290,33 +341,85 @@ gst_udmabuf_upload_get_unit_size (GstBaseTransform * trans, GstCaps * caps,
 }
 
 /*
- * A configured pool for @caps; with @video_meta, strides are aligned.
+ * punch-rewrite was turned on after the element started (it is read when
+ * pools are made): pools from now on need memory that keeps its memfd.
+ */
+static gboolean
+gst_mmu_udmabuf_upload_update_allocator (GstMmuUdmabufUpload * self)
+{
+  GstAllocator *allocator, *old = NULL;
+  GError *err = NULL;
+  gboolean punch;
+  gchar *device;
+
+  GST_OBJECT_LOCK (self);
+  punch = self->punch_rewrite;
+  allocator = self->allocator;
+  device = g_strdup (self->device ? self->device : DEFAULT_DEVICE);
+  GST_OBJECT_UNLOCK (self);
+  if (!allocator || !punch ||
+      gst_mmu_udmabuf_allocator_keeps_memfd (GST_MMU_UDMABUF_ALLOCATOR
+          (allocator))) {
+    g_free (device);
+    return TRUE;
+  }
+  allocator = gst_mmu_udmabuf_allocator_new (device, TRUE, &err);
+  if (!allocator) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ_WRITE,
+        ("Cannot open the udmabuf device %s", device), ("%s", err->message));
+    g_clear_error (&err);
+    g_free (device);
+    return FALSE;
+  }
+  g_free (device);
+  GST_DEBUG_OBJECT (self, "punch-rewrite on: memory keeps its memfd");
+  GST_OBJECT_LOCK (self);
+  old = self->allocator;
+  self->created_before +=
+      gst_mmu_udmabuf_allocator_get_created (GST_MMU_UDMABUF_ALLOCATOR (old));
+  self->allocator = allocator;
+  GST_OBJECT_UNLOCK (self);
+  gst_object_unref (old);
+  return TRUE;
+}
+
+/*
+ * A configured pool for @caps of at least @min buffers.  With @video_meta
+ * its user follows the video meta and strides are aligned; with
+ * @prealigned (a pool proposed upstream where downstream takes the meta)
+ * the alignment is in the configuration already, so that an upstream
+ * element that adds the video meta option gets it without a change.
  * Returns the pool and its buffer size, min and max, or NULL.
  */
 static GstBufferPool *
-gst_udmabuf_upload_make_pool (GstUdmabufUpload * self, GstCaps * caps,
-    gboolean video_meta, guint * size, guint * min, guint * max)
+gst_mmu_udmabuf_upload_make_pool (GstMmuUdmabufUpload * self, GstCaps * caps,
+    gboolean video_meta, gboolean prealigned, guint * size, guint * min,
+    guint * max)
 {
   GstBufferPool *pool;
   GstStructure *config;
   GstVideoInfo info;
-  guint align;
+  guint align, i;
 
   if (!gst_video_info_from_caps (&info, caps)) {
     GST_WARNING_OBJECT (self, "no video info in %" GST_PTR_FORMAT, caps);
     return NULL;
   }
+  if (!gst_mmu_udmabuf_upload_update_allocator (self))
+    return NULL;
   GST_OBJECT_LOCK (self);
   if (!self->allocator) {
     GST_OBJECT_UNLOCK (self);
     GST_WARNING_OBJECT (self, "not started: no allocator");
     return NULL;
   }
-  pool = gst_udmabuf_buffer_pool_new (self->allocator, self->stride_align);
+  pool = gst_mmu_udmabuf_buffer_pool_new (self->allocator, self->stride_align);
   align = self->stride_align;
-  *min = self->min_buffers;
+  *min = MAX (*min, self->min_buffers);
   *max = self->max_buffers;
   GST_OBJECT_UNLOCK (self);
+  if (*max && *max < *min)
+    *max = *min;
 
   config = gst_buffer_pool_get_config (pool);
   gst_buffer_pool_config_set_params (config, caps, GST_VIDEO_INFO_SIZE (&info),
@@ -324,7 +427,19 @@ gst_udmabuf_upload_make_pool (GstUdmabufUpload * self, GstCaps * caps,
   if (video_meta)
     gst_buffer_pool_config_add_option (config,
         GST_BUFFER_POOL_OPTION_VIDEO_META);
-  if (!gst_buffer_pool_set_config (pool, config)) {
+  if (video_meta || prealigned) {
+    GstVideoAlignment valign;
+
+    gst_video_alignment_reset (&valign);
+    for (i = 0; i < GST_VIDEO_MAX_PLANES; i++)
+      valign.stride_align[i] = align - 1;
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+    gst_buffer_pool_config_set_video_alignment (config, &valign);
+  }
+  /* The pool puts in its allocator and alignment: take what it says. */
+  if (!gst_buffer_pool_set_config (pool, config) &&
+      !gst_buffer_pool_set_config (pool, gst_buffer_pool_get_config (pool))) {
     GST_ERROR_OBJECT (self, "pool refused its configuration for %"
         GST_PTR_FORMAT " (stride alignment %u)", caps, align);
     gst_object_unref (pool);
@@ -336,51 +451,65 @@ gst_udmabuf_upload_make_pool (GstUdmabufUpload * self, GstCaps * caps,
   return pool;
 }
 
-/* Upstream asks what to render into: the udmabuf pool. */
+/*
+ * Upstream asks what to render into: the udmabuf pool if it wants one
+ * (need-pool), and the video meta only if downstream takes it.
+ */
 static gboolean
-gst_udmabuf_upload_propose_allocation (GstBaseTransform * trans,
+gst_mmu_udmabuf_upload_propose_allocation (GstBaseTransform * trans,
     GstQuery * decide_query, GstQuery * query)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (trans);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
   GstAllocationParams params;
-  GstBufferPool *pool;
-  guint size, min, max;
+  gboolean need_pool, meta;
+  guint size, min = 0, max;
   GstCaps *caps;
 
-  gst_query_parse_allocation (query, &caps, NULL);
+  gst_query_parse_allocation (query, &caps, &need_pool);
   if (!caps) {
     GST_DEBUG_OBJECT (self, "allocation query without caps");
     return FALSE;
   }
-  /*
-   * Proposed with the default layout: an upstream element that follows
-   * strides adds the video meta option, which aligns them.
-   */
-  pool = gst_udmabuf_upload_make_pool (self, caps, FALSE, &size, &min, &max);
-  if (!pool)
-    return FALSE;
-  gst_query_add_allocation_pool (query, pool, size, min, max);
+  meta = decide_query && gst_query_find_allocation_meta (decide_query,
+      GST_VIDEO_META_API_TYPE, NULL);
+  if (need_pool) {
+    GstBufferPool *pool;
+
+    /* Downstream's minimum counts for upstream's pool too. */
+    if (decide_query && gst_query_get_n_allocation_pools (decide_query) > 0)
+      gst_query_parse_nth_allocation_pool (decide_query, 0, NULL, NULL, &min,
+          NULL);
+    pool = gst_mmu_udmabuf_upload_make_pool (self, caps, FALSE, meta, &size,
+        &min, &max);
+    if (!pool)
+      return FALSE;
+    gst_query_add_allocation_pool (query, pool, size, min, max);
+    gst_object_unref (pool);
+    GST_DEBUG_OBJECT (self, "proposed a udmabuf pool of %u..%u buffers of %u "
+        "bytes", min, max, size);
+  }
   gst_allocation_params_init (&params);
   GST_OBJECT_LOCK (self);
   if (self->allocator)
     gst_query_add_allocation_param (query, self->allocator, &params);
   GST_OBJECT_UNLOCK (self);
-  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
-  gst_object_unref (pool);
-  GST_DEBUG_OBJECT (self, "proposed a udmabuf pool of %u..%u buffers of %u "
-      "bytes", min, max, size);
+  if (meta)
+    gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
   return TRUE;
 }
 
-/* Downstream answered: output buffers always come from a udmabuf pool. */
+/*
+ * Downstream answered: output buffers come from a udmabuf pool of at least
+ * downstream's minimum, with the video meta if downstream takes it.
+ */
 static gboolean
-gst_udmabuf_upload_decide_allocation (GstBaseTransform * trans,
+gst_mmu_udmabuf_upload_decide_allocation (GstBaseTransform * trans,
     GstQuery * query)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (trans);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
   GstAllocationParams params;
   GstBufferPool *pool;
-  guint size, min, max;
+  guint size, min = 0, max = 0;
   gboolean video_meta;
   GstCaps *caps;
 
@@ -392,8 +521,10 @@ gst_udmabuf_upload_decide_allocation (GstBaseTransform * trans,
   }
   video_meta = gst_query_find_allocation_meta (query,
       GST_VIDEO_META_API_TYPE, NULL);
-  pool = gst_udmabuf_upload_make_pool (self, caps, video_meta, &size, &min,
-      &max);
+  if (gst_query_get_n_allocation_pools (query) > 0)
+    gst_query_parse_nth_allocation_pool (query, 0, NULL, NULL, &min, NULL);
+  pool = gst_mmu_udmabuf_upload_make_pool (self, caps, video_meta, FALSE,
+      &size, &min, &max);
   if (!pool) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("Cannot configure a udmabuf buffer pool"),
@@ -410,6 +541,7 @@ gst_udmabuf_upload_decide_allocation (GstBaseTransform * trans,
     gst_query_set_nth_allocation_param (query, 0, self->allocator, &params);
   else
     gst_query_add_allocation_param (query, self->allocator, &params);
+  self->downstream_meta = video_meta;
   GST_OBJECT_UNLOCK (self);
   gst_object_unref (pool);
   GST_DEBUG_OBJECT (self, "output pool of %u..%u buffers of %u bytes, "
@@ -421,113 +553,83 @@ static gboolean
 is_udmabuf_buffer (GstBuffer * buf)
 {
   return gst_buffer_n_memory (buf) == 1 &&
-      gst_is_udmabuf_memory (gst_buffer_peek_memory (buf, 0));
+      gst_is_mmu_udmabuf_memory (gst_buffer_peek_memory (buf, 0));
+}
+
+/* Can downstream read @buf's layout: the default one, or it takes the meta? */
+static gboolean
+layout_ok (GstMmuUdmabufUpload * self, GstBuffer * buf)
+{
+  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buf);
+  GstVideoInfo *info = &self->out_info;
+  gboolean meta_ok;
+  guint i;
+
+  GST_OBJECT_LOCK (self);
+  meta_ok = self->downstream_meta;
+  GST_OBJECT_UNLOCK (self);
+  if (meta_ok || !vmeta)
+    return TRUE;
+  if (vmeta->n_planes != GST_VIDEO_INFO_N_PLANES (info))
+    return FALSE;
+  for (i = 0; i < vmeta->n_planes; i++)
+    if (vmeta->offset[i] != GST_VIDEO_INFO_PLANE_OFFSET (info, i) ||
+        vmeta->stride[i] != GST_VIDEO_INFO_PLANE_STRIDE (info, i))
+      return FALSE;
+  return TRUE;
 }
 
 static GstFlowReturn
-gst_udmabuf_upload_prepare_output_buffer (GstBaseTransform * trans,
+gst_mmu_udmabuf_upload_prepare_output_buffer (GstBaseTransform * trans,
     GstBuffer * inbuf, GstBuffer ** outbuf)
 {
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
+
   /* Rendered into udmabuf memory already: goes through as it is. */
-  if (is_udmabuf_buffer (inbuf)) {
+  if (is_udmabuf_buffer (inbuf) && layout_ok (self, inbuf)) {
     *outbuf = inbuf;
     return GST_FLOW_OK;
   }
   return
       GST_BASE_TRANSFORM_CLASS
-      (gst_udmabuf_upload_parent_class)->prepare_output_buffer (trans, inbuf,
-      outbuf);
+      (gst_mmu_udmabuf_upload_parent_class)->prepare_output_buffer (trans,
+      inbuf, outbuf);
 }
 
-static gboolean
-punch (GstUdmabufUpload * self, GstMemory * mem)
+static GstFlowReturn
+punch_rewrite (GstMmuUdmabufUpload * self, GstBuffer * buf)
 {
   GError *err = NULL;
 
-  if (!gst_udmabuf_memory_punch (mem, &err)) {
+  if (!gst_mmu_udmabuf_memory_punch_rewrite (gst_buffer_peek_memory (buf, 0),
+          &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-        ("Cannot punch the frame's memfd pages"), ("%s", err->message));
+        ("Cannot punch and rewrite the frame's memfd pages"), ("%s",
+            err->message));
     g_clear_error (&err);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/*
- * Punch-and-rewrite of a frame that is in udmabuf memory already: save it
- * (read through the dma-buf), punch the memfd pages, write it back through
- * the memfd mapping.
- */
-static GstFlowReturn
-punch_in_place (GstUdmabufUpload * self, GstBuffer * buf)
-{
-  GstMemory *mem = gst_buffer_peek_memory (buf, 0);
-  GstMapInfo info;
-  guint8 *map;
-
-  if (!gst_udmabuf_memory_get_memfd (mem, NULL, &map, NULL)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Frame is not in udmabuf memory"), (NULL));
     return GST_FLOW_ERROR;
   }
-  if (!gst_memory_map (mem, &info, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Cannot map the frame for reading"), (NULL));
-    return GST_FLOW_ERROR;
-  }
-  g_byte_array_set_size (self->scratch, info.size);
-  memcpy (self->scratch->data, info.data, info.size);
-  gst_memory_unmap (mem, &info);
-  if (!punch (self, mem))
-    return GST_FLOW_ERROR;
-  memcpy (map + mem->offset, self->scratch->data, self->scratch->len);
   return GST_FLOW_OK;
 }
 
-/*
- * A buffer over the memfd mapping behind @buf's memory with @buf's layout:
- * writing a frame into it writes the memfd pages, not the dma-buf.
- */
-static GstBuffer *
-memfd_view (GstBuffer * buf)
-{
-  GstMemory *mem = gst_buffer_peek_memory (buf, 0);
-  GstVideoMeta *vmeta;
-  GstBuffer *view;
-  gsize memfd_size;
-  guint8 *map;
-
-  if (!gst_udmabuf_memory_get_memfd (mem, NULL, &map, &memfd_size))
-    return NULL;
-  view = gst_buffer_new_wrapped_full (0, map, memfd_size, mem->offset,
-      mem->size, NULL, NULL);
-  vmeta = gst_buffer_get_video_meta (buf);
-  if (vmeta)
-    gst_buffer_add_video_meta_full (view, vmeta->flags, vmeta->format,
-        vmeta->width, vmeta->height, vmeta->n_planes, vmeta->offset,
-        vmeta->stride);
-  return view;
-}
-
 static GstFlowReturn
-gst_udmabuf_upload_transform (GstBaseTransform * trans, GstBuffer * inbuf,
+gst_mmu_udmabuf_upload_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     GstBuffer * outbuf)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (trans);
-  GstBuffer *target, *view = NULL;
-  gboolean punch_rewrite, ok;
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (trans);
+  gboolean punch, ok;
   GstVideoFrame in, out;
   GstFlowReturn ret;
 
   GST_OBJECT_LOCK (self);
-  punch_rewrite = self->punch_rewrite;
+  punch = self->punch_rewrite;
   GST_OBJECT_UNLOCK (self);
 
   if (inbuf == outbuf) {
-    ret = punch_rewrite ? punch_in_place (self, outbuf) : GST_FLOW_OK;
+    ret = punch ? punch_rewrite (self, outbuf) : GST_FLOW_OK;
     GST_OBJECT_LOCK (self);
     self->frames_zero_copy++;
-    if (punch_rewrite && ret == GST_FLOW_OK)
+    if (punch && ret == GST_FLOW_OK)
       self->frames_punched++;
     GST_OBJECT_UNLOCK (self);
     return ret;
@@ -538,67 +640,55 @@ gst_udmabuf_upload_transform (GstBaseTransform * trans, GstBuffer * inbuf,
         ("Output buffer is not udmabuf memory"), (NULL));
     return GST_FLOW_ERROR;
   }
-  /* The frame is mapped for writing: @target needs to be writable. */
-  if (punch_rewrite) {
-    /* The pages go first; the frame is then written into new ones. */
-    if (!punch (self, gst_buffer_peek_memory (outbuf, 0)))
-      return GST_FLOW_ERROR;
-    view = memfd_view (outbuf);
-    target = view;
-  } else {
-    target = outbuf;
-  }
   if (!gst_video_frame_map (&in, &self->in_info, inbuf, GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Cannot map the input frame"), (NULL));
-    gst_clear_buffer (&view);
     return GST_FLOW_ERROR;
   }
-  if (!gst_video_frame_map (&out, &self->out_info, target, GST_MAP_WRITE)) {
+  if (!gst_video_frame_map (&out, &self->out_info, outbuf, GST_MAP_WRITE)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Cannot map the udmabuf frame"), (NULL));
     gst_video_frame_unmap (&in);
-    gst_clear_buffer (&view);
     return GST_FLOW_ERROR;
   }
   ok = gst_video_frame_copy (&out, &in);
   gst_video_frame_unmap (&out);
   gst_video_frame_unmap (&in);
-  gst_clear_buffer (&view);
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Cannot copy the frame into udmabuf memory"), (NULL));
     return GST_FLOW_ERROR;
   }
+  if (punch && punch_rewrite (self, outbuf) != GST_FLOW_OK)
+    return GST_FLOW_ERROR;
   GST_OBJECT_LOCK (self);
   self->frames_copied++;
-  if (punch_rewrite)
+  if (punch)
     self->frames_punched++;
   GST_OBJECT_UNLOCK (self);
   return GST_FLOW_OK;
 }
 
 static void
-gst_udmabuf_upload_finalize (GObject * object)
+gst_mmu_udmabuf_upload_finalize (GObject * object)
 {
-  GstUdmabufUpload *self = GST_UDMABUF_UPLOAD (object);
+  GstMmuUdmabufUpload *self = GST_MMU_UDMABUF_UPLOAD (object);
 
   g_free (self->device);
   gst_clear_object (&self->allocator);
-  g_byte_array_unref (self->scratch);
-  G_OBJECT_CLASS (gst_udmabuf_upload_parent_class)->finalize (object);
+  G_OBJECT_CLASS (gst_mmu_udmabuf_upload_parent_class)->finalize (object);
 }
 
 static void
-gst_udmabuf_upload_class_init (GstUdmabufUploadClass * klass)
+gst_mmu_udmabuf_upload_class_init (GstMmuUdmabufUploadClass * klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
 
-  gobject_class->set_property = gst_udmabuf_upload_set_property;
-  gobject_class->get_property = gst_udmabuf_upload_get_property;
-  gobject_class->finalize = gst_udmabuf_upload_finalize;
+  gobject_class->set_property = gst_mmu_udmabuf_upload_set_property;
+  gobject_class->get_property = gst_mmu_udmabuf_upload_get_property;
+  gobject_class->finalize = gst_mmu_udmabuf_upload_finalize;
 
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
@@ -608,13 +698,14 @@ gst_udmabuf_upload_class_init (GstUdmabufUploadClass * klass)
   g_object_class_install_property (gobject_class, PROP_STRIDE_ALIGN,
       g_param_spec_uint ("stride-align", "Stride alignment",
           "Alignment in bytes of every plane's stride, a power of two, when "
-          "the user of the buffers supports the video meta (otherwise the "
-          "default layout of the caps is kept)", 1, MAX_STRIDE_ALIGN,
+          "downstream supports the video meta (otherwise the default layout "
+          "of the caps is kept)", 1, MAX_STRIDE_ALIGN,
           DEFAULT_STRIDE_ALIGN, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_MIN_BUFFERS,
       g_param_spec_uint ("min-buffers", "Minimum buffers",
-          "Buffers each udmabuf pool allocates when it starts", 0,
+          "Buffers each udmabuf pool allocates when it starts, at least "
+          "(or as many as downstream asks for)", 0,
           MAX_BUFFERS_LIMIT, DEFAULT_MIN_BUFFERS, G_PARAM_READWRITE |
           G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_MAX_BUFFERS,
@@ -626,11 +717,12 @@ gst_udmabuf_upload_class_init (GstUdmabufUploadClass * klass)
   g_object_class_install_property (gobject_class, PROP_PUNCH_REWRITE,
       g_param_spec_boolean ("punch-rewrite", "Punch and rewrite",
           "For testing: before each frame leaves, punch the memfd pages "
-          "behind its buffer (FALLOC_FL_PUNCH_HOLE) and write the frame "
-          "into new pages through the memfd mapping, as a hypervisor "
-          "reclaims guest RAM and the guest fills it again; downstream "
-          "reads it through the udmabuf", DEFAULT_PUNCH_REWRITE,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          "behind its buffer (FALLOC_FL_PUNCH_HOLE) and write the frame, "
+          "every byte inverted, into new pages through the memfd mapping, "
+          "as a hypervisor reclaims guest RAM and the guest fills it again; "
+          "downstream reads the inverted frame through the udmabuf only if "
+          "it follows; takes effect when the next pool is made",
+          DEFAULT_PUNCH_REWRITE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_UDMABUFS_CREATED,
       g_param_spec_uint64 ("udmabufs-created", "udmabufs created",
@@ -660,30 +752,31 @@ gst_udmabuf_upload_class_init (GstUdmabufUploadClass * klass)
       "udmabuf buffer pool upstream and copies only what upstream did not "
       "render into it", "mmu-update project");
 
-  trans_class->start = GST_DEBUG_FUNCPTR (gst_udmabuf_upload_start);
-  trans_class->stop = GST_DEBUG_FUNCPTR (gst_udmabuf_upload_stop);
-  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_udmabuf_upload_set_caps);
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_set_caps);
+  trans_class->transform_caps =
+      GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_transform_caps);
   trans_class->get_unit_size =
-      GST_DEBUG_FUNCPTR (gst_udmabuf_upload_get_unit_size);
+      GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_get_unit_size);
   trans_class->propose_allocation =
-      GST_DEBUG_FUNCPTR (gst_udmabuf_upload_propose_allocation);
+      GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_propose_allocation);
   trans_class->decide_allocation =
-      GST_DEBUG_FUNCPTR (gst_udmabuf_upload_decide_allocation);
+      GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_decide_allocation);
   trans_class->prepare_output_buffer =
-      GST_DEBUG_FUNCPTR (gst_udmabuf_upload_prepare_output_buffer);
-  trans_class->transform = GST_DEBUG_FUNCPTR (gst_udmabuf_upload_transform);
+      GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_prepare_output_buffer);
+  trans_class->transform = GST_DEBUG_FUNCPTR (gst_mmu_udmabuf_upload_transform);
   trans_class->passthrough_on_same_caps = FALSE;
 }
 
 static void
-gst_udmabuf_upload_init (GstUdmabufUpload * self)
+gst_mmu_udmabuf_upload_init (GstMmuUdmabufUpload * self)
 {
   self->device = g_strdup (DEFAULT_DEVICE);
   self->stride_align = DEFAULT_STRIDE_ALIGN;
   self->min_buffers = DEFAULT_MIN_BUFFERS;
   self->max_buffers = DEFAULT_MAX_BUFFERS;
   self->punch_rewrite = DEFAULT_PUNCH_REWRITE;
-  self->scratch = g_byte_array_new ();
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), FALSE);
 }
