@@ -70,10 +70,11 @@ $(UB_LIBDIR)/pkgconfig/libudmabuf.pc: $(UB_SRC)/libudmabuf.pc.in
 $(UB_OUT)/include/libudmabuf.h: $(UB_SRC)/libudmabuf.h
 	@mkdir -p $(@D) && cp $< $@
 
-$(UB_OUT)/bin/udmabuf-tool: userspace/udmabuf-tool/udmabuf-tool.c $(UB_LIBDIR)/libudmabuf.so
+$(UB_OUT)/bin/udmabuf-tool: userspace/udmabuf-tool/udmabuf-tool.c $(UB_LIBDIR)/libudmabuf.so \
+		tests/udmabuf_importer/udmabuf_importer.h
 	@mkdir -p $(@D)
 	@echo "  CC      $(@F)"
-	@gcc $(UB_CFLAGS) -I$(UB_SRC) $$(pkg-config --cflags libdrm) -o $@ $< \
+	@gcc $(UB_CFLAGS) -I$(UB_SRC) -Itests/udmabuf_importer $$(pkg-config --cflags libdrm) -o $@ $< \
 		-L$(UB_LIBDIR) -ludmabuf $$(pkg-config --libs libdrm) $(UB_RPATH)
 
 $(UB_OUT)/bin/gst-udmabuf-fps: userspace/gst-udmabuf/tools/gst-udmabuf-fps.c

@@ -114,7 +114,7 @@ tool "segments" 0 'sync: new' -d none -s 512K -r 0:64K -r 256K:128K \
 	-p 256K:64K -e mmap=new -e sync=new
 tool "hugetlb" 0 'mmap: new' -H -s 4M -d none -p 2M:2M -e mmap=new -e sync=new
 tool "vgem import frozen while pinned, new after release" 0 '(vgem)' \
-	-p 64K:64K -R -e importer=old -e mmap=old -e sync=old -e released=new
+	-p 64K:64K -R -e reexport=old -e mmap=old -e sync=old -e released=new
 tool "an unmet expectation exits 3" 3 'expected old' -d none -p 0:4K -e mmap=old
 tool "unaligned range" 1 'not aligned' -d none -r 1:4096
 tool "range beyond the memfd" 1 'beyond the end' -d none -s 1M -r 0:2M

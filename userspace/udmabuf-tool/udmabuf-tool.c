@@ -22,6 +22,7 @@
 #include <xf86drm.h>
 
 #include "libudmabuf.h"
+#include "udmabuf_importer.h"
 
 #define MAX_RANGES	64
 #define MAGIC		0x5544ULL
@@ -33,9 +34,14 @@ enum state { ST_OLD, ST_NEW, ST_ZERO, ST_MIXED, ST_CORRUPT };
 static const char *const state_names[] = { "old", "new", "zero", "mixed",
 					   "corrupt" };
 
-enum view { V_MMAP, V_SYNC, V_IMPORTER, V_RELEASED, NR_VIEWS };
-static const char *const view_names[] = { "mmap", "sync", "importer",
-					  "released" };
+/*
+ * V_REEXPORT is not what an importer maps: DRM hands back the dma-buf it
+ * imported, so its mmap is the udmabuf's own.  V_IMPORTER is: the pages of
+ * the sg table that the udmabuf_importer test module maps.
+ */
+enum view { V_MMAP, V_SYNC, V_REEXPORT, V_IMPORTER, V_RELEASED, NR_VIEWS };
+static const char *const view_names[] = { "mmap", "sync", "reexport",
+					  "importer", "released" };
 
 static const char *prog = "udmabuf-tool";
 
@@ -62,14 +68,23 @@ static void usage(FILE *f)
 "  -e, --expect=VIEW=STATE  exit 3 unless VIEW shows STATE after the punch;\n"
 "                         repeatable.  VIEW: mmap (the udmabuf mapping made\n"
 "                         before the punch), sync (the same read between\n"
-"                         DMA_BUF_IOCTL_SYNC start and end), importer (the\n"
-"                         dma-buf the DRM device exports for its handle,\n"
-"                         mapped before the punch), released (mmap after\n"
-"                         --release).  STATE: old, new, zero, mixed\n"
+"                         DMA_BUF_IOCTL_SYNC start and end), reexport (the\n"
+"                         dma-buf the DRM device hands back for its handle,\n"
+"                         mapped before the punch: DRM returns the dma-buf\n"
+"                         it imported, so this is the udmabuf's own mmap,\n"
+"                         not what the DRM device maps), importer (what the\n"
+"                         udmabuf_importer test module reads through the\n"
+"                         pages of its sg table, mapped before the punch and\n"
+"                         again after a move notification, as a dynamic\n"
+"                         importer does), released (mmap after --release).\n"
+"                         STATE: old, new, zero, mixed\n"
+"  -i, --importer=PATH    the udmabuf_importer device (default\n"
+"                         /dev/udmabuf_importer if it exists; 'none')\n"
 "  -t, --timeout=MS       how long 'released' may take to show new data\n"
 "                         (default 2000)\n"
 "  -h, --help             this text\n"
 "\n"
+"The first line says whether the udmabuf follows (udmabuf_follows()).\n"
 "Every 8-byte word of memfd page P holds a tag of P and a generation:\n"
 "1 before the punch, 2 after.  A view is 'old' if the punched range still\n"
 "holds generation 1, 'new' if generation 2, 'zero' if zeros, 'mixed'\n"
@@ -248,6 +263,46 @@ static void *map_ro(int fd, uint64_t size, const char *what)
 	return p;
 }
 
+/* The test importer's attachment of @dbuf in a slot, mapped: its fd. */
+static int importer_attach(const char *path, int dbuf, uint32_t *slot)
+{
+	struct udmabuf_importer_attach at = { .fd = dbuf,
+		.flags = UDMABUF_IMPORTER_ATTACH_DYNAMIC };
+	int fd = open(path, O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		die("cannot open %s: %s (is udmabuf_importer.ko loaded?)", path,
+		    strerror(errno));
+	ret = ioctl(fd, UDMABUF_IMPORTER_ATTACH, &at);
+	if (ret < 0)
+		die("%s: attach: %s", path, strerror(errno));
+	*slot = ret;
+	if (ioctl(fd, UDMABUF_IMPORTER_MAP, *slot))
+		die("%s: map: %s", path, strerror(errno));
+	return fd;
+}
+
+/*
+ * What the importer reads through its sg table, into @out (@len bytes);
+ * mapped again first if the exporter moved the buffer, as a dynamic
+ * importer does on move_notify.
+ */
+static void importer_read(int fd, uint32_t slot, void *out, uint64_t len)
+{
+	struct udmabuf_importer_info info = { .slot = slot };
+	struct udmabuf_importer_read rd = {
+		.slot = slot, .len = len, .ptr = (uintptr_t)out,
+	};
+
+	if (ioctl(fd, UDMABUF_IMPORTER_INFO, &info))
+		die("importer: info: %s", strerror(errno));
+	if ((info.flags & UDMABUF_IMPORTER_INFO_INVALIDATED) &&
+	    ioctl(fd, UDMABUF_IMPORTER_MAP, slot))
+		die("importer: map again: %s", strerror(errno));
+	if (ioctl(fd, UDMABUF_IMPORTER_READ, &rd))
+		die("importer: read: %s", strerror(errno));
+}
+
 static void buf_sync(int dbuf, uint64_t flags)
 {
 	struct dma_buf_sync s = { .flags = flags };
@@ -268,10 +323,15 @@ int main(int argc, char **argv)
 		{ "release", no_argument, NULL, 'R' },
 		{ "expect", required_argument, NULL, 'e' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "importer", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	int expect[NR_VIEWS] = { -1, -1, -1, -1 };
+	int expect[NR_VIEWS] = { -1, -1, -1, -1, -1 };
+	const char *imp_dev = NULL;
+	int imp = -1;
+	uint32_t imp_slot = 0;
+	uint64_t *ibuf = NULL;
 	enum state got[NR_VIEWS] = { 0 };
 	bool seen[NR_VIEWS] = { false };
 	const char *udmabuf_dev = NULL, *drm_dev = NULL;
@@ -289,7 +349,7 @@ int main(int argc, char **argv)
 	if (argc > 0 && argv[0][0])
 		prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 :
 		       argv[0];
-	while ((c = getopt_long(argc, argv, "s:r:Hu:d:p:Re:t:h", opts,
+	while ((c = getopt_long(argc, argv, "s:r:Hu:d:p:Re:t:i:h", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -340,11 +400,14 @@ int main(int argc, char **argv)
 				if (!strcmp(eq + 1, state_names[s]))
 					break;
 			if (v == NR_VIEWS || s == ST_CORRUPT)
-				bad_usage("bad expectation '%s' (views: mmap, sync, importer, released; states: old, new, zero, mixed)",
+				bad_usage("bad expectation '%s' (views: mmap, sync, reexport, importer, released; states: old, new, zero, mixed)",
 					  optarg);
 			expect[v] = s;
 			break;
 		}
+		case 'i':
+			imp_dev = optarg;
+			break;
 		case 't':
 			if (!parse_size(optarg, &timeout_ms))
 				bad_usage("bad timeout '%s'", optarg);
@@ -363,10 +426,17 @@ int main(int argc, char **argv)
 		bad_usage("--release needs an import (not --device none)");
 	if (expect[V_RELEASED] >= 0 && !release)
 		bad_usage("expecting 'released' needs --release");
-	if (expect[V_IMPORTER] >= 0 && no_import)
-		bad_usage("expecting 'importer' needs an import");
+	if (expect[V_REEXPORT] >= 0 && no_import)
+		bad_usage("expecting 'reexport' needs an import");
+	if (!imp_dev && !access("/dev/udmabuf_importer", F_OK))
+		imp_dev = "/dev/udmabuf_importer";
+	if (imp_dev && !strcmp(imp_dev, "none"))
+		imp_dev = NULL;
+	if (expect[V_IMPORTER] >= 0 && !imp_dev)
+		bad_usage("expecting 'importer' needs /dev/udmabuf_importer (udmabuf_importer.ko) or --importer");
 	if ((release || expect[V_MMAP] >= 0 || expect[V_SYNC] >= 0 ||
-	     expect[V_IMPORTER] >= 0) && !l.punch_len)
+	     expect[V_REEXPORT] >= 0 || expect[V_IMPORTER] >= 0) &&
+	    !l.punch_len)
 		bad_usage("--release and --expect need --punch");
 
 	/* The memfd, generation 1 everywhere. */
@@ -403,6 +473,10 @@ int main(int argc, char **argv)
 	dbuf = udmabuf_create_segments(dev, segs, l.n, UDMABUF_CLOEXEC);
 	if (dbuf < 0)
 		die("%s", udmabuf_strerror());
+	c = udmabuf_follows(dbuf);
+	if (c < 0)
+		die("%s", udmabuf_strerror());
+	printf("follows: %s\n", c ? "yes" : "no");
 	printf("udmabuf: %llu bytes in %u segment%s of a %llu-byte %s memfd\n",
 	       (unsigned long long)l.size, l.n, l.n > 1 ? "s" : "",
 	       (unsigned long long)size, hugetlb ? "hugetlb" : "shmem");
@@ -418,11 +492,22 @@ int main(int argc, char **argv)
 		if (drmPrimeHandleToFD(card, handle, DRM_CLOEXEC, &idbuf))
 			die("%s cannot export handle %u again: %s", card_name,
 			    handle, strerror(errno));
-		imap = map_ro(idbuf, l.size, "the importer's dma-buf");
+		imap = map_ro(idbuf, l.size, "the re-exported dma-buf");
 		if (classify(&l, imap) != ST_OLD)
-			die("the importer does not see the memfd's data");
+			die("the re-exported dma-buf does not show the memfd's data");
 		printf("import: %s handle %u: initial data ok\n", card_name,
 		       handle);
+	}
+	if (imp_dev) {
+		ibuf = malloc(l.size);
+		if (!ibuf)
+			die("no memory for the importer's view");
+		imp = importer_attach(imp_dev, dbuf, &imp_slot);
+		importer_read(imp, imp_slot, ibuf, l.size);
+		if (classify(&l, ibuf) != ST_OLD)
+			die("the test importer does not see the memfd's data");
+		printf("importer: %s slot %u (dynamic): initial data ok\n",
+		       imp_dev, imp_slot);
 	}
 
 	if (l.punch_len) {
@@ -443,7 +528,12 @@ int main(int argc, char **argv)
 		buf_sync(dbuf, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
 		seen[V_SYNC] = true;
 		if (imap) {
-			got[V_IMPORTER] = classify(&l, imap);
+			got[V_REEXPORT] = classify(&l, imap);
+			seen[V_REEXPORT] = true;
+		}
+		if (imp >= 0) {
+			importer_read(imp, imp_slot, ibuf, l.size);
+			got[V_IMPORTER] = classify(&l, ibuf);
 			seen[V_IMPORTER] = true;
 		}
 		if (release) {
@@ -492,6 +582,9 @@ int main(int argc, char **argv)
 			}
 	}
 
+	if (imp >= 0)
+		close(imp);
+	free(ibuf);
 	if (imap)
 		munmap((void *)imap, l.size);
 	if (idbuf >= 0)
