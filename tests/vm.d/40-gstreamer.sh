@@ -1,6 +1,10 @@
-# Userspace over udmabuf.ko: libudmabuf, udmabuf-tool (with a vgem import)
-# and the GStreamer plugin (userspace/), with GStreamer's own check
-# framework and frame-for-frame checksums of videotestsrc pipelines.
+# Userspace over udmabuf.ko: libudmabuf, udmabuf-tool (with a vgem import
+# and the udmabuf_importer test module) and the GStreamer plugin
+# (userspace/), with GStreamer's own check framework, frame-for-frame
+# checksums of videotestsrc pipelines (read mapped and through a raw mmap),
+# filesink output against the same pipeline without the element, and the
+# negative control: the following checks again with the module parameter
+# follow=0 (buffers behave as the in-tree driver's), where each must fail.
 . "$TOP/tests/vm-lib.sh"
 rc=0
 drm=$KOBJ/drivers/gpu/drm
@@ -20,6 +24,7 @@ tap() {
 insmod "$drm/drm_shmem_helper.ko" 2>/dev/null
 load "$drm/vgem/vgem.ko" || rc=1
 load "$MODDIR/udmabuf/udmabuf.ko" || exit 1
+load "$MODDIR/udmabuf_importer/udmabuf_importer.ko" || rc=1
 
 # GStreamer: a registry of just the plugins the tests use (scanning them all
 # takes long under TCG), in the guest's writable /tmp.
@@ -55,6 +60,8 @@ tap "gst-inspect-1.0 udmabufupload documents every property" $st
 
 # GstCheck: each test case on its own, a TAP line each.
 for t in test_caps_negotiation test_aligned_strides test_allocation_query \
+		test_default_layout_without_meta test_downstream_min_buffers \
+		test_type_names test_memfd_only_for_punch test_dmabuf_caps \
 		test_pool_reuse_copy test_pool_reuse_upstream \
 		test_harness_uses_pool test_punch_rewrite_copy \
 		test_punch_rewrite_zero_copy test_eos test_flushing_seek \
@@ -73,7 +80,8 @@ for t in test_caps_negotiation test_aligned_strides test_allocation_query \
 done
 
 # Frame checksums: with udmabufupload (zero-copy, copy, and both with
-# punch-rewrite) against the pipeline without it, frame for frame.
+# punch-rewrite, which must show the frames inverted) against the pipeline
+# without it, frame for frame, mapped and through a raw mmap.
 while read -r fmt w h n src; do
 	timeout -k 5 600 "$T/gst_framesum" "$fmt" "$w" "$h" "$n" "$src" 2>&1 |
 		sed '/^ok \|^not ok \|^#/!s/^/# /'
@@ -109,7 +117,9 @@ tool() {
 		tap "udmabuf-tool $name" 1 "status $st (want $want), want '$pat'"
 	fi
 }
-tool "follows a punch" 0 'mmap: new' -d none -p 64K:64K -e mmap=new -e sync=new
+tool "follows a punch" 0 'importer: new' -d none -p 64K:64K -e mmap=new \
+	-e sync=new -e importer=new
+tool "says it follows" 0 'follows: yes' -d none
 tool "segments" 0 'sync: new' -d none -s 512K -r 0:64K -r 256K:128K \
 	-p 256K:64K -e mmap=new -e sync=new
 tool "hugetlb" 0 'mmap: new' -H -s 4M -d none -p 2M:2M -e mmap=new -e sync=new
@@ -126,6 +136,73 @@ tool "bad size" 2 "bad size 'abc'" -s abc
 tool "bad expectation" 2 'bad expectation' -p 0:4K -e foo=bar
 tool "--help" 0 'Usage: udmabuf-tool' --help
 
+# A plain consumer: filesink writes what it writes without the element
+# (sizes; visible pixels, as the row padding of system memory is
+# uninitialised; and byte for byte where there is no padding).
+for c in "I420 98 66" "RGBx 98 66" "NV12 1920 1080" "I420 64 64"; do
+	set -- $c
+	caps="video/x-raw,format=$1,width=$2,height=$3"
+	st=0
+	for v in zc copy plain; do
+		case $v in
+		zc) e="udmabufupload !" ;;
+		copy) e="identity drop-allocation=true ! udmabufupload !" ;;
+		plain) e= ;;
+		esac
+		timeout -k 5 300 gst-launch-1.0 -q videotestsrc num-buffers=8 ! "$caps" ! \
+			$e filesink location=/tmp/fs-$v.raw >/dev/null 2>&1 || st=1
+	done
+	for v in zc copy; do
+		out=$("$T/gst_framesum" --compare-files $1 $2 $3 /tmp/fs-$v.raw /tmp/fs-plain.raw) ||
+			{ st=1; echo "# $v: $out"; }
+	done
+	if [ "$1" = NV12 ]; then
+		cmp /tmp/fs-zc.raw /tmp/fs-plain.raw || st=1
+	fi
+	tap "filesink: $1 $2x$3 with udmabufupload (zero-copy and copy) as without" $st
+	rm -f /tmp/fs-*.raw
+done
+
+# Negative control: the project's module with every path of following off
+# (follow=0: each new buffer keeps its pages, as the in-tree driver's).
+# Each check of following must fail there, and fail by its check.
+follow=/sys/module/udmabuf/parameters/follow
+# control NAME PATTERN CMD...: CMD fails and its output holds PATTERN
+control() {
+	name=$1 pat=$2
+	shift 2
+	out=$("$@" 2>&1)
+	st=$?
+	if [ $st != 0 ] && echo "$out" | grep -q -- "$pat"; then
+		tap "control (follow=0): $name fails" 0
+	else
+		echo "$out" | tail -5 | sed 's/^/# /'
+		tap "control (follow=0): $name fails" 1 "status $st, want a failure with '$pat'"
+	fi
+}
+if [ -w "$follow" ] && echo 0 > "$follow"; then
+	for args in "I420 98 66 8 pattern=zone-plate kt=3" "NV12 1920 1080 3 pattern=ball"; do
+		set -- $args
+		for v in copy+punch zero-copy+punch; do
+			control "framesum $1 $2x$3 $v" "$v: $4 of $4 frames differ mapped.* $4 through the raw mmap" \
+				timeout -k 5 600 "$T/gst_framesum" $1 $2 $3 $4 "$5 $6" $v
+		done
+	done
+	for t in test_punch_rewrite_copy test_punch_rewrite_zero_copy; do
+		control "gstcheck $t" "Failures: 1, Errors: 0" \
+			env GST_CHECKS=$t CK_DEFAULT_TIMEOUT=300 timeout -k 5 400 \
+			sh -c "cd /tmp && exec '$T/gst_udmabuf_check'"
+	done
+	control "udmabuf-tool follows a punch" "mmap shows old, expected new" \
+		timeout -k 5 120 "$U/bin/udmabuf-tool" -d none -p 64K:64K \
+		-e mmap=new -e sync=new -e importer=new
+	control "udmabuf-tool says it follows" "follows: no" \
+		timeout -k 5 120 "$U/bin/udmabuf-tool" -d none -p 0:4K -e mmap=new
+	echo 1 > "$follow"
+else
+	tap "control (follow=0): $follow can be set" 1
+fi
+
 # Nothing left open by this shell, and a clean kernel log.
 fd1=$(ls /proc/self/fd | wc -l)
 [ "$fd0" = "$fd1" ]
@@ -133,6 +210,7 @@ tap "no fd left open in the runner ($fd0 before, $fd1 after)" $?
 ! dmesg | grep -qE 'WARNING:|BUG:|Oops'
 tap "no kernel warning after the GStreamer tests" $?
 
+rmmod udmabuf_importer 2>/dev/null
 unload udmabuf || rc=1
 rmmod vgem 2>/dev/null
 rmmod drm_shmem_helper 2>/dev/null
