@@ -5,9 +5,12 @@
 # udmabuf pool (target 0.95) and where it does not and the element copies
 # (identity drop-allocation=true, target 0.8), alternating in one VM on the
 # patched kernel with udmabuf.ko; udmabufs created per 1000 frames against
-# the pool size; and, as the contrast, the punch-and-rewrite pipelines of
-# make test on the unpatched kernel's in-tree udmabuf (mismatching frames
-# reported, not failed).  Writes build/bench/gst.txt and the raw VM output.
+# the pool size; and, as the contrast, every following check of make
+# test's GStreamer and tool suites (punch-rewrite pipelines, zero-copy
+# included, read mapped and through a raw mmap; the GstCheck punch tests;
+# udmabuf-tool's punches) on the unpatched kernel's in-tree udmabuf, where
+# each must fail: the bench fails if one passes there (the fps targets are
+# reported, as before).  Writes build/bench/gst.txt and the raw VM output.
 #
 # Needs: make userspace udmabuf-tests modules SKIP_KERNEL=1 MODULE_DIRS=udmabuf,
 # and for the contrast the baseline kernel (make baseline, CONFIG_UDMABUF=y).
@@ -84,11 +87,18 @@ created=$(sed -n 's/^fps \(pool\|copy\) .*udmabufs=\([0-9]*\).*/\2/p' "$out/gst-
 			c, n, m, v
 		print "  (a pool creates its udmabufs once; per 1000 frames the count stays the same)" }'
 	echo
-	echo "Contrast: punch-and-rewrite pipelines on the unpatched kernel's in-tree udmabuf"
+	echo "Contrast: make test's following checks on the unpatched kernel's in-tree"
+	echo "udmabuf (each must fail: 'fails' is the expected result)"
 	if [ "$contrast" = yes ]; then
-		sed -n 's/^contrast /  /p' "$out/gst-contrast.raw"
 		grep -q '^contrast' "$out/gst-contrast.raw" || echo "  (no results: see $out/gst-contrast.raw)"
+		sed -n 's/^contrast /  /p' "$out/gst-contrast.raw"
+		awk '/^contrast / { n++; if (/: fails$/) f++ }
+			END { printf "stock contrast: %d of %d checks fail there: %s\n", f, n,
+				(n && f == n) ? "ok" : "MISSED" }' "$out/gst-contrast.raw"
 	else
 		echo "  not run: $contrast"
+		echo "stock contrast: not run: MISSED"
 	fi
 } | tee "$out/gst.txt"
+grep -q '^stock contrast: .*: ok$' "$out/gst.txt" ||
+	fail "a following check passed on the stock kernel, or the contrast did not run: see $out/gst.txt"
