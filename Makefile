@@ -51,7 +51,8 @@ help:
 	@echo "make demo        QEMU virtio-gpu display over udmabuf: patched vs unpatched (build/demo/)"
 	@echo "make demo-events boot the patched kernel and show the update notifier at work"
 	@echo "make test        build everything, run every test in the VM"
-	@echo "make vm CMD=...  run CMD as root in the VM (exit status is CMD's)"
+	@echo "make vm CMD=...  run CMD as root in the VM (exit status is CMD's), with"
+	@echo "                 udmabuf.ko and hmm_mirror.ko loaded (VM_MODULES= for none)"
 	@echo "make bench       fault throughput: unpatched vs patched kernel"
 	@echo "make check       checkpatch --strict on the series and modules"
 	@echo "make patches     export build/linux's series branch to kernel/patches"
@@ -110,9 +111,19 @@ test: modules tests display
 	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc \
 		"$$(scripts/kernel-desc.sh $(KOBJ))"
 
+# make vm loads these first (VM_MODULES= for none): udmabuf.ko, and
+# hmm_mirror.ko with the device coherent ranges qemu-config/cmdline.d
+# reserves, as tests/vm.d/30-hmm-mirror.sh loads it.
+VM_MODULES ?= udmabuf hmm_mirror
+VM_LOAD_udmabuf := insmod $(MODDIR)/udmabuf/udmabuf.ko || exit 1;
+VM_LOAD_hmm_mirror := spm=; grep -q "^180000000-19fffffff : Reserved" /proc/iomem && \
+	spm="spm_addr_dev0=0x180000000 spm_addr_dev1=0x190000000"; \
+	insmod $(MODDIR)/hmm-mirror/hmm_mirror.ko $$spm || exit 1;
+$(foreach m,$(VM_MODULES),$(if $(VM_LOAD_$(m)),,$(error VM_MODULES: no module '$(m)' (udmabuf, hmm_mirror))))
+
 vm: modules tests
-	@if [ -z "$(CMD)" ]; then echo "make vm: give CMD='...'" >&2; exit 2; fi
-	@$(VM) -- sh -c '$(subst ','\'',$(CMD))'
+	@$(if $(CMD),:,echo "make vm: give CMD='...'" >&2; exit 2)
+	@$(VM) -- sh -c '$(foreach m,$(VM_MODULES),$(VM_LOAD_$(m)) )$(subst ','\'',$(CMD))'
 
 USERSPACE_PROGS := $(basename $(notdir $(wildcard userspace/*.c)))
 
