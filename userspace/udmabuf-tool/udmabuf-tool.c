@@ -277,15 +277,14 @@ static int importer_attach(const char *path, int dbuf, uint32_t *slot)
 	if (ret < 0)
 		die("%s: attach: %s", path, strerror(errno));
 	*slot = ret;
-	if (ioctl(fd, UDMABUF_IMPORTER_MAP, *slot))
-		die("%s: map: %s", path, strerror(errno));
 	return fd;
 }
 
 /*
- * What the importer reads through its sg table, into @out (@len bytes);
- * mapped again first if the exporter moved the buffer, as a dynamic
- * importer does on move_notify.
+ * What the importer reads through its sg table, into @out (@len bytes).
+ * With move_notify, it keeps its map and maps again once the exporter moved
+ * the buffer.  Without (CONFIG_DMABUF_MOVE_NOTIFY unset), the dma-buf core
+ * pins the buffer for as long as a map lasts: it maps for the read only.
  */
 static void importer_read(int fd, uint32_t slot, void *out, uint64_t len)
 {
@@ -293,14 +292,19 @@ static void importer_read(int fd, uint32_t slot, void *out, uint64_t len)
 	struct udmabuf_importer_read rd = {
 		.slot = slot, .len = len, .ptr = (uintptr_t)out,
 	};
+	bool keep;
 
 	if (ioctl(fd, UDMABUF_IMPORTER_INFO, &info))
 		die("importer: info: %s", strerror(errno));
-	if ((info.flags & UDMABUF_IMPORTER_INFO_INVALIDATED) &&
+	keep = info.flags & UDMABUF_IMPORTER_INFO_MOVE_NOTIFY;
+	if ((!(info.flags & UDMABUF_IMPORTER_INFO_MAPPED) ||
+	     (info.flags & UDMABUF_IMPORTER_INFO_INVALIDATED)) &&
 	    ioctl(fd, UDMABUF_IMPORTER_MAP, slot))
-		die("importer: map again: %s", strerror(errno));
+		die("importer: map: %s", strerror(errno));
 	if (ioctl(fd, UDMABUF_IMPORTER_READ, &rd))
 		die("importer: read: %s", strerror(errno));
+	if (!keep && ioctl(fd, UDMABUF_IMPORTER_UNMAP, slot))
+		die("importer: unmap: %s", strerror(errno));
 }
 
 static void buf_sync(int dbuf, uint64_t flags)
