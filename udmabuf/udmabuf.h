@@ -92,7 +92,7 @@ struct udmabuf_stats {
 	atomic_long_t eager_pages;	/* pages taken on fault updates */
 	atomic_long_t lazy_pages;	/* pages taken on accesses */
 	atomic_long_t resyncs;		/* last unpins that changed pages */
-	atomic_long_t zero_maps;	/* CPU mmap faults given the zero page */
+	atomic_long_t zero_maps;	/* CPU faults given the zero page */
 };
 
 extern struct udmabuf_stats udmabuf_stats;

@@ -73,8 +73,8 @@ static int udmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *ism)
 		const struct udmabuf_seg *seg = &buf->segs[i];
 
 		for (pg = seg->start; pg < seg->start + seg->nr; pg++)
-			pages[pg] = folio_file_page(buf->folios[pg], seg->first +
-						    (pg - seg->start));
+			pages[pg] = folio_file_page(buf->folios[pg],
+						    seg->first + pg - seg->start);
 	}
 	buf->vaddr = vm_map_ram(pages, buf->pagecount, NUMA_NO_NODE);
 	if (!buf->vaddr) {
