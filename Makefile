@@ -41,7 +41,7 @@ VM := qemu-config/vm.sh -k $(BZIMAGE) -o $(VM_OUT)
 
 FORCE:
 
-.PHONY: FORCE all patches deps kernel baseline modules tests userspace test demo demo-events display vm bench check clean help
+.PHONY: FORCE all patches deps kernel baseline modules move-notify-kernel tests userspace test demo demo-events display vm bench check clean help
 .DEFAULT_GOAL := help
 
 # libudmabuf, udmabuf-tool, the GStreamer plugin and their tests.
@@ -82,17 +82,23 @@ baseline: deps
 		kernel/config/baseline.config
 
 modules: kernel
-	@set -e; for src in $(MODULE_DIRS); do \
-		[ -f $$src/Kbuild ] || continue; \
-		name=$$(basename $$src); dst=$(MODDIR)/$$name; \
-		mkdir -p $$dst; \
-		rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-			--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
-			$$src/ $$dst/ --filter='P *.o' --filter='P *.ko' --filter='P .*.cmd' \
-			--filter='P *.mod*' --filter='P Module.symvers' --filter='P modules.order'; \
-		echo "  MODULE  $$name"; \
-		$(MAKE) -s -C $(KOBJ) M=$$dst modules; \
-	done
+	@scripts/build-modules.sh $(KOBJ) $(MODDIR) $(MODULE_DIRS)
+
+# make test runs the importer tests once more on a kernel with
+# CONFIG_DMABUF_MOVE_NOTIFY set (the one above leaves it unset, as Debian).
+MN_OBJ := $(B)/kernel-move-notify
+MN_BZIMAGE := $(MN_OBJ)/arch/x86/boot/bzImage
+MN_MODDIR := $(B)/modules-move-notify
+MN_MODULES := udmabuf tests/udmabuf_importer tests/udmabuf_vmap
+MN_TESTS := udmabuf_importer udmabuf_follow udmabuf_matrix
+MN_OUT := $(VM_OUT)/move-notify
+
+move-notify-kernel: kernel
+ifneq ($(SKIP_KERNEL),1)
+	@kernel/scripts/build.sh $(KSRC) $(MN_OBJ) kernel/config/vm.config \
+		kernel/config/move-notify.config
+endif
+	@scripts/build-modules.sh $(MN_OBJ) $(MN_MODDIR) $(MN_MODULES)
 
 tests: kernel
 	@mkdir -p $(B)/tests
@@ -103,13 +109,24 @@ tests: kernel
 	done
 
 # tests/vm.d/40-gstreamer.sh needs the userspace libraries, plugin and tests.
+# With DEBUG=0 and part 20 wanted, a second VM runs $(MN_TESTS) on the
+# CONFIG_DMABUF_MOVE_NOTIFY kernel; one summary counts both runs.
+MN_RUN := $(if $(filter 0,$(DEBUG)),$(if $(PARTS),$(filter 20%,$(PARTS)),20))
 test: udmabuf-tests
-test: modules tests display
+test: modules tests display $(if $(MN_RUN),move-notify-kernel)
 	@mkdir -p $(VM_OUT)
 	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
-	rc=$${PIPESTATUS[0]}; \
-	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc \
-		"$$(scripts/kernel-desc.sh $(KOBJ))"
+	rc=$${PIPESTATUS[0]}; kernels="$$(scripts/kernel-desc.sh $(KOBJ))"; \
+	if [ -n '$(MN_RUN)' ]; then \
+		mkdir -p $(MN_OUT); \
+		echo "# the importer tests on the kernel with CONFIG_DMABUF_MOVE_NOTIFY" | tee -a $(VM_OUT)/test-output.log; \
+		qemu-config/vm.sh -k $(MN_BZIMAGE) -o $(MN_OUT) -- env PARTS=20 UDMABUF_TESTS='$(MN_TESTS)' \
+			MODDIR=$(MN_MODDIR) KOBJ=$(MN_OBJ) tests/run-in-vm.sh | tee -a $(VM_OUT)/test-output.log; \
+		mnrc=$${PIPESTATUS[0]}; [ $$rc != 0 ] || rc=$$mnrc; \
+		cat $(MN_OUT)/console.log >> $(VM_OUT)/console.log; \
+		kernels="$$kernels; $$(scripts/kernel-desc.sh $(MN_OBJ)) with CONFIG_DMABUF_MOVE_NOTIFY"; \
+	fi; \
+	scripts/summarize.sh $(VM_OUT)/test-output.log $(VM_OUT)/console.log $$rc "$$kernels"
 
 # make vm loads these first (VM_MODULES= for none): udmabuf.ko, and
 # hmm_mirror.ko with the device coherent ranges qemu-config/cmdline.d
