@@ -149,14 +149,14 @@ dn_pages=$(need patched dontneed 0 pages)
 
 	echo "1. Write faults on $((pages / 256)) MiB ($pages pages) of the memfd the buffers are over,"
 	echo "   at offsets between them; a pass maps the memfd, faults, unmaps, punches; faults/s"
-	table scale-same 0.95 1 16 256 1024
+	table scale-same 0.99 1 16 256 1024
 	echo "   info: the buffers on a different memfd"
 	table scale-other "" 1 16 256 1024
 	echo
 
 	echo "2. Loop of (write-fault one page, MADV_DONTNEED it) over $((dn_pages / 256)) MiB"
 	echo "   ($dn_pages pages, in the page cache) no buffer covers; loops/s"
-	table dontneed 0.95 1 256
+	table dontneed 0.99 1 16 256 1024
 	echo "   floor (info, patched kernel): no udmabuf, a bare mmu notifier in the mm"
 	echo "   whose callbacks return at once; ratio to N = 0 of the same run"
 	for b in inval interval; do
@@ -170,6 +170,29 @@ dn_pages=$(need patched dontneed 0 pages)
 	echo "   bare-interval: an interval notifier with an update op on a page the loop"
 	echo "   never touches (its callbacks are never called; faults read their entries"
 	echo "   back and look it up, invalidations look it up under a lock)."
+	echo
+
+	echo "2b. 1 and 2 beside 256 buffers after something happened to them (patched"
+	echo "   kernel; ratio to N = 0 of the same invocation): the first buffer's page"
+	echo "   punched and refilled at once by a fault, by write(2) 0.3 s later, by"
+	echo "   another process, or never; a vmap of it held (a pin); the buffers made"
+	echo "   by another process over the same memfd while this one has none"
+	printf '   %-14s %12s %7s %15s %12s %7s %15s  %s\n' state faults/s ratio \
+		"per round" loops/s ratio "per round" "target >= 0.99"
+	for st in punch-fault punch-write punch-other punch-never pin other-process; do
+		f=$(need patched state-$st 256 per_sec)
+		fr=$(need patched state-$st 256 ratio)
+		frange="$(need patched state-$st 256 round_ratio_min)-$(need patched state-$st 256 round_ratio_max)"
+		d=$(need patched dn-state-$st 256 per_sec)
+		dr=$(need patched dn-state-$st 256 ratio)
+		drange="$(need patched dn-state-$st 256 round_ratio_min)-$(need patched dn-state-$st 256 round_ratio_max)"
+		v1=$(verdict "$fr" 0.99) v2=$(verdict "$dr" 0.99)
+		targets=$((targets + 2))
+		[ "$v1" = met ] && met=$((met + 1))
+		[ "$v2" = met ] && met=$((met + 1))
+		printf '   %-14s %12s %7s %15s %12s %7s %15s  %s\n' "$st" "$f" "$fr" \
+			"$frange" "$d" "$dr" "$drange" "$v1, $v2"
+	done
 	echo
 
 	if [ "$smp" = 1 ]; then
@@ -203,7 +226,7 @@ dat=$out/udmabuf-scale.dat
 		echo "$n $(get patched scale-same $n ratio) $(get baseline scale-same $n ratio)"
 	done
 	printf '\n\n'
-	for n in 1 256; do
+	for n in 1 16 256 1024; do
 		echo "$n $(get patched dontneed $n ratio) $(get baseline dontneed $n ratio)"
 	done
 	printf '\n\n'
@@ -245,8 +268,8 @@ set grid
 set key below
 set linetype 1 lc rgb '#2a9d8f'
 set linetype 2 lc rgb '#e9c46a'
-$(panel "write faults, same memfd (TCG, -icount, $((pages / 256)) MiB)" 0 0.95)
-$(panel "write fault + MADV\\_DONTNEED loop (TCG, -icount)" 1 0.95 "$floor")
+$(panel "write faults, same memfd (TCG, -icount, $((pages / 256)) MiB)" 0 0.99)
+$(panel "write fault + MADV\\_DONTNEED loop (TCG, -icount)" 1 0.99 "$floor")
 $( [ "$smp" = 1 ] && panel "2 threads on 2 vCPUs, wall clock (info)" 2 "")
 unset multiplot
 EOF

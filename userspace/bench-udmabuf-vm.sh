@@ -74,7 +74,15 @@ if [ $part = scale ]; then
 		insmod "$1/mmu_update_core/mmu_update_core.ko" || exit 1
 		bare=--notifier
 	fi
-	scale dontneed dontneed --mib ${US_DN_MIB:-16} --reps $r --rounds $k --bufs 1,256 $bare
+	scale dontneed dontneed --mib ${US_DN_MIB:-16} --reps $r --rounds $k --bufs 1,16,256,1024 $bare
+	# 3. The same beside 256 buffers in each state (patched kernel).
+	if [ -n "${1:-}" ]; then
+		insmod "$1/udmabuf_vmap/udmabuf_vmap.ko" || exit 1
+		for st in punch-fault punch-write punch-other punch-never pin other-process; do
+			scale state-$st fault --mib $m --reps $r --rounds $k --bufs 256 --state $st
+			scale dn-state-$st dontneed --mib ${US_DN_MIB:-16} --reps $r --rounds $k --bufs 256 --state $st
+		done
+	fi
 	stats stats-after
 	echo done
 	exit 0
@@ -90,13 +98,18 @@ fi
 
 # 1. Refault of a punched 256 MiB memfd, without and with a udmabuf over it.
 bench warmup refault --mib 64 --reps 1 >/dev/null	# warm up
-bench refault-nobuf refault --mib 256 --settle
-bench refault-buf refault --mib 256 --udmabuf --settle
+bench refault-nobuf refault --mib 256
+bench refault-buf refault --mib 256 --udmabuf
 ff=/sys/module/udmabuf/parameters/follow_faults
 if [ -n "${1:-}" ]; then	# for the analysis: the update op called, not acted on
 	echo N > $ff || exit 1
 	bench refault-buf-nofollow refault --mib 256 --udmabuf
 	echo Y > $ff
+fi
+# 4. A dynamic importer mapping and unmapping an 8 MiB buffer per frame.
+if [ -n "${IMPORTER_KO:-}" ]; then
+	insmod "$IMPORTER_KO" || exit 1
+	bench map-cycles map-cycles --mib 8 --cycles 1000
 fi
 # 2. UDMABUF_CREATE_LIST of 1 GiB: 16 items of 64 MiB over one memfd.
 bench create-shmem create --mib $mib --items 16

@@ -21,6 +21,12 @@
  *	close() of the returned fd.  Prints the fastest ioctl and the fastest
  *	close in microseconds.
  *
+ *   udmabuf-bench map-cycles [--mib M] [--cycles C] [--reps R]
+ *	A udmabuf over a shmem memfd of M MiB (default 8), attached by the
+ *	udmabuf_importer test module as a dynamic importer; the best of R
+ *	(default 3) runs of C (default 1000) map + unmap cycles.  Prints
+ *	cycles per second.
+ *
  *   udmabuf-bench stale [--mib M] [--reps R] [--writer W] [--batch B]
  *	A shmem memfd of M MiB (default 64) written with a tag per page, a
  *	udmabuf over it, mmapped and read in full.  Then R rounds (default 2):
@@ -55,6 +61,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "../tests/udmabuf_importer/udmabuf_importer.h"
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB	0x0004U
@@ -72,7 +79,8 @@ static void usage(void)
 		"usage: udmabuf-bench refault [--mib M] [--reps R] [--udmabuf] [--settle]\n"
 		"       udmabuf-bench create [--mib M] [--items N] [--reps R] [--hugetlb]\n"
 		"       udmabuf-bench stale [--mib M] [--reps R] [--writer creator|child|child-write]\n"
-		"                           [--batch B]\n");
+		"                           [--batch B]\n"
+		"       udmabuf-bench map-cycles [--mib M] [--cycles C] [--reps R]\n");
 	exit(2);
 }
 
@@ -275,6 +283,53 @@ static int do_create(unsigned long size, long items, long reps, int hugetlb)
 	return 0;
 }
 
+/*
+ * map-cycles: a dynamic importer (the udmabuf_importer test module) that
+ * maps and unmaps the whole buffer per frame, as a compositor does.  Without
+ * CONFIG_DMABUF_MOVE_NOTIFY the dma-buf core pins the buffer around every
+ * map, so each cycle is a pin, a map, an unmap and an unpin.
+ */
+static int do_map_cycles(unsigned long size, long cycles, long reps)
+{
+	struct udmabuf_importer_attach at = {
+		.flags = UDMABUF_IMPORTER_ATTACH_DYNAMIC,
+	};
+	double best = 0, t0, t;
+	volatile char *p;
+	int fd, dev, imp, slot;
+	long i, r;
+
+	fd = make_memfd(size, 0, &p);
+	dev = open_dev();
+	at.fd = create_one(dev, fd, size);
+	imp = open("/dev/udmabuf_importer", O_RDWR);
+	if (imp < 0)
+		die("open /dev/udmabuf_importer (insmod udmabuf_importer.ko)");
+	slot = ioctl(imp, UDMABUF_IMPORTER_ATTACH, &at);
+	if (slot < 0)
+		die("UDMABUF_IMPORTER_ATTACH");
+	for (r = 0; r < reps; r++) {
+		t0 = now();
+		for (i = 0; i < cycles; i++) {
+			if (ioctl(imp, UDMABUF_IMPORTER_MAP, slot))
+				die("UDMABUF_IMPORTER_MAP");
+			if (ioctl(imp, UDMABUF_IMPORTER_UNMAP, slot))
+				die("UDMABUF_IMPORTER_UNMAP");
+		}
+		t = now() - t0;
+		if (!best || t < best)
+			best = t;
+	}
+	printf("cycles_per_sec %.1f mib %lu cycles %ld reps %ld\n",
+	       cycles / best, size / MIB, cycles, reps);
+	close(imp);
+	close(at.fd);
+	close(dev);
+	munmap((void *)p, size);
+	close(fd);
+	return 0;
+}
+
 static uint64_t tag(long gen, unsigned long i)
 {
 	return 0x5eed000000000000ULL | (uint64_t)gen << 32 | i;
@@ -426,9 +481,10 @@ int main(int argc, char **argv)
 		{ "hugetlb", no_argument, NULL, 'H' },
 		{ "writer", required_argument, NULL, 'w' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "cycles", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long mib = 0, reps = 0, items = 16, batch = 0;
+	long mib = 0, reps = 0, items = 16, batch = 0, cycles = 0;
 	int with_buf = 0, with_settle = 0, hugetlb = 0, items_set = 0;
 	int writer = -1, c;
 	const char *mode;
@@ -453,6 +509,7 @@ int main(int argc, char **argv)
 				bad("--writer is creator, child or child-write");
 			break;
 		case 'b': batch = number_arg("--batch", optarg, 1, 1L << 20); break;
+		case 'c': cycles = number_arg("--cycles", optarg, 1, 1000000); break;
 		default: usage();
 		}
 	}
@@ -461,6 +518,14 @@ int main(int argc, char **argv)
 
 	if (strcmp(mode, "stale") && (writer >= 0 || batch))
 		bad("--writer and --batch are for stale only");
+	if (strcmp(mode, "map-cycles") && cycles)
+		bad("--cycles is for map-cycles only");
+	if (!strcmp(mode, "map-cycles")) {
+		if (items_set || hugetlb || with_buf || with_settle)
+			bad("map-cycles takes --mib, --cycles and --reps only");
+		return do_map_cycles((mib ?: 8) * MIB, cycles ?: 1000,
+				     reps ?: 3);
+	}
 	if (!strcmp(mode, "refault")) {
 		if (items_set || hugetlb)
 			bad("refault takes --mib, --reps, --udmabuf and --settle only");

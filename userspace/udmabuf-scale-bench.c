@@ -27,6 +27,13 @@
  *	and zapped, then R times: for every uncovered page, write one byte
  *	in it and MADV_DONTNEED it (a minor write fault and a zap each).
  *
+ * --state S (either mode) sets what happened to the buffers before the
+ * measurement: none (default); punch-fault, punch-write, punch-other,
+ * punch-never: the first buffer's page was punched, then refilled at once
+ * by a fault, by write(2) 0.3 s later, by another process, or never; pin:
+ * a vmap of the first buffer is held (udmabuf_vmap.ko); other-process: a
+ * helper process made the buffers over the same memfd, this one has none.
+ *
  * With --notifier (either mode, the patched kernel with the mmu_update_core
  * test module loaded), two more children make no udmabuf but subscribe
  * their mm: one with a bare mmu notifier whose invalidate_range_start()
@@ -58,12 +65,14 @@
 #include <linux/falloc.h>
 #include <linux/udmabuf.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +80,7 @@
 
 #include "bench-util.h"
 #include "../tests/mmu_update_core/mmu_update_core.h"
+#include "../tests/udmabuf_vmap/udmabuf_vmap.h"
 
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
@@ -90,7 +100,8 @@ static void usage(void)
 		"usage: udmabuf-scale-bench fault [--bufs LIST] [--mib M] [--reps R] [--rounds K]\n"
 		"                                 [--other-memfd] [--threads T]\n"
 		"       udmabuf-scale-bench dontneed [--bufs LIST] [--mib M] [--reps R] [--rounds K]\n"
-		"       either with --notifier: also bare mmu notifiers (needs %s)\n"
+		"       either with --notifier: also bare mmu notifiers (needs %s),\n"
+		"       or --state S: what happened to the buffers first (see the source)\n"
 		"LIST: comma-separated buffer counts in [1, %d] (N = 0 is always measured)\n",
 		MUC_DEV, MAX_BUFS);
 	exit(2);
@@ -110,12 +121,30 @@ static void die(const char *what)
 
 enum mode { MODE_FAULT, MODE_DONTNEED };
 
+/*
+ * What happened to the buffers before the measurement (--state): nothing; a
+ * punch of the first buffer's page, refilled at once by a fault, by
+ * write(2) 0.3 s later, by another process, or never; a pin of the first
+ * buffer (a vmap held through /dev/udmabuf_vmap); or the buffers made by
+ * another process over the same memfd while this one has none.
+ */
+enum state {
+	ST_NONE, ST_PUNCH_FAULT, ST_PUNCH_WRITE, ST_PUNCH_OTHER,
+	ST_PUNCH_NEVER, ST_PIN, ST_OTHER_PROCESS, NR_STATES
+};
+
+static const char *const state_names[] = {
+	"none", "punch-fault", "punch-write", "punch-other", "punch-never",
+	"pin", "other-process",
+};
+
 struct config {
 	enum mode mode;
 	unsigned long pages;	/* uncovered pages faulted per pass */
 	unsigned long spare;	/* pages for buffers, the largest N */
 	long reps, rounds, threads;
 	int other_memfd;
+	enum state state;
 };
 
 /* Best times of one child, in a page shared with the parent. */
@@ -155,6 +184,114 @@ static int make_memfd(unsigned long pages, volatile char **map)
 	return fd;
 }
 
+/* Buffers over pages @bufpg of pr->buf_fd; the first one's fd. */
+static int make_buffers(struct proc *pr, const unsigned long *bufpg,
+			unsigned long n)
+{
+	struct udmabuf_create c = {
+		.flags = UDMABUF_FLAGS_CLOEXEC, .size = PAGE,
+		.memfd = pr->buf_fd,
+	};
+	int dev, fd, first = -1;
+	unsigned long j;
+
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev < 0)
+		die("open /dev/udmabuf");
+	for (j = 0; j < n; j++) {
+		pr->buf_ram[bufpg[j] * PAGE] = 1;
+		c.offset = bufpg[j] * PAGE;
+		fd = ioctl(dev, UDMABUF_CREATE, &c);
+		if (fd < 0)
+			die("UDMABUF_CREATE");
+		if (first < 0)
+			first = fd;
+	}
+	close(dev);
+	return first;
+}
+
+/*
+ * ST_OTHER_PROCESS: a helper process makes the buffers over the same memfd
+ * and keeps them until this one exits.
+ */
+static void make_buffers_elsewhere(struct proc *pr, const unsigned long *bufpg,
+				   unsigned long n)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(ready))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		close(ready[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		make_buffers(pr, bufpg, n);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		die("the buffers' process");
+	close(ready[0]);
+}
+
+/* --state: what happened to the first buffer (@dbuf, memfd page @pg). */
+static void apply_state(struct proc *pr, int dbuf, unsigned long pg)
+{
+	off_t off = pg * PAGE;
+	int vfd, status;
+	pid_t pid;
+
+	switch (pr->cfg->state) {
+	case ST_NONE:
+	case ST_OTHER_PROCESS:
+		return;
+	case ST_PIN:
+		/* Kept open, and the vmap held, until the child exits. */
+		vfd = open("/dev/udmabuf_vmap", O_RDWR);
+		if (vfd < 0)
+			die("open /dev/udmabuf_vmap (insmod udmabuf_vmap.ko)");
+		if (ioctl(vfd, UDMABUF_VMAP_HOLD, dbuf))
+			die("UDMABUF_VMAP_HOLD");
+		return;
+	default:
+		break;
+	}
+	if (fallocate(pr->buf_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      off, PAGE))
+		die("fallocate(PUNCH_HOLE)");
+	switch (pr->cfg->state) {
+	case ST_PUNCH_FAULT:
+		pr->buf_ram[off] = 3;
+		break;
+	case ST_PUNCH_WRITE:
+		usleep(300000);
+		if (pwrite(pr->buf_fd, "w", 1, off) != 1)
+			die("pwrite");
+		break;
+	case ST_PUNCH_OTHER:
+		pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (!pid) {
+			pr->buf_ram[off] = 4;
+			_exit(0);
+		}
+		if (waitpid(pid, &status, 0) != pid || status)
+			die("the refilling process");
+		break;
+	default:
+		break;
+	}
+}
+
 /*
  * Lay out @pr and create its buffers, over pages written first, as QEMU's
  * are.  On the faulted memfd, of its first pages + N pages, buffer j covers
@@ -169,12 +306,9 @@ static void setup(struct proc *pr)
 {
 	const struct config *cfg = pr->cfg;
 	unsigned long n = pr->nbufs < 0 ? 0 : pr->nbufs, i, j, k;
-	struct udmabuf_create c = {
-		.flags = UDMABUF_FLAGS_CLOEXEC, .size = PAGE,
-	};
 	unsigned long used = cfg->pages + n, last = cfg->pages + cfg->spare;
 	unsigned long *bufpg;
-	int dev;
+	int dev, first;
 
 	pr->total = cfg->other_memfd ? cfg->pages : last + 1;
 	pr->fd = make_memfd(pr->total, &pr->ram);
@@ -230,17 +364,13 @@ static void setup(struct proc *pr)
 		free(bufpg);
 		return;		/* no udmabuf, not even the device open */
 	}
-	dev = open("/dev/udmabuf", O_RDWR);
-	if (dev < 0)
-		die("open /dev/udmabuf");
-	c.memfd = pr->buf_fd;
-	for (j = 0; j < n; j++) {
-		pr->buf_ram[bufpg[j] * PAGE] = 1;
-		c.offset = bufpg[j] * PAGE;
-		if (ioctl(dev, UDMABUF_CREATE, &c) < 0)
-			die("UDMABUF_CREATE");
+	if (cfg->state == ST_OTHER_PROCESS) {
+		make_buffers_elsewhere(pr, bufpg, n);
+		free(bufpg);
+		return;
 	}
-	close(dev);
+	first = make_buffers(pr, bufpg, n);
+	apply_state(pr, first, bufpg[0]);
 	free(bufpg);
 }
 
@@ -477,13 +607,14 @@ int main(int argc, char **argv)
 		{ "other-memfd", no_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "notifier", no_argument, NULL, 'n' },
+		{ "state", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long counts[MAX_COUNTS], most = 0, mib = 64, k, i, j;
 	double lo[MAX_COUNTS], hi[MAX_COUNTS];
 	struct config cfg = { .reps = 5, .rounds = 3, .threads = 1 };
 	struct result *res, *best;
-	int n, c, threads_set = 0, bare = 0;
+	int n, c, st, threads_set = 0, bare = 0;
 	const char *mode;
 
 	if (argc < 2 || argv[1][0] == '-')
@@ -506,6 +637,14 @@ int main(int argc, char **argv)
 		case 'r': cfg.reps = number_arg("--reps", optarg, 1, 1000); break;
 		case 'k': cfg.rounds = number_arg("--rounds", optarg, 1, 100); break;
 		case 'o': cfg.other_memfd = 1; break;
+		case 's':
+			for (st = 0; st < NR_STATES; st++)
+				if (!strcmp(optarg, state_names[st]))
+					break;
+			if (st == NR_STATES)
+				bad("--state: none, punch-fault, punch-write, punch-other, punch-never, pin or other-process");
+			cfg.state = st;
+			break;
 		case 'n': bare = 1; break;
 		case 't':
 			cfg.threads = number_arg("--threads", optarg, 1, MAX_THREADS);
