@@ -51,14 +51,24 @@ struct udmabuf_map {
 	bool refs;
 };
 
+/*
+ * An attachment's last map, kept for its next map while nothing changed:
+ * an importer that maps and unmaps per frame gets the same table back.
+ * Under the reservation lock.
+ */
+struct udmabuf_attach {
+	struct udmabuf_map *cache;
+	bool in_use;		/* handed out, not unmapped yet */
+};
+
 struct udmabuf {
 	struct dma_buf *dmabuf;
 	bool follow;			/* the follow parameter at creation */
 	/*
 	 * Protects @folios, @stale, @zero, @pinned and @gen.  Taken by the
 	 * watch callbacks, with the memfd's inode lock held on removals, and
-	 * inside the reservation lock; never held while zapping or telling
-	 * importers.
+	 * inside the reservation lock.  Held while zapping the CPU mmaps of
+	 * pages it lets go of; never while telling importers.
 	 */
 	struct mutex lock;
 	/*
@@ -115,6 +125,7 @@ int udmabuf_fill(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 struct udmabuf_map *udmabuf_map_pages(struct udmabuf *buf, struct device *dev,
 				      enum dma_data_direction dir, bool present,
 				      bool refs);
+bool udmabuf_map_current(struct udmabuf *buf, const struct udmabuf_map *map);
 void udmabuf_unmap_pages(struct udmabuf_map *map);
 int udmabuf_pin_pages(struct udmabuf *buf);
 void udmabuf_unpin_pages(struct udmabuf *buf);

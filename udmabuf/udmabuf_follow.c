@@ -71,9 +71,12 @@ static void udmabuf_span_add(struct udmabuf_span *span, pgoff_t pg)
  */
 static void udmabuf_zap(struct udmabuf *buf, const struct udmabuf_span *span)
 {
-	if (span->lo > span->hi)
+	struct dma_buf *dmabuf = READ_ONCE(buf->dmabuf);
+
+	/* Before it is exported, the buffer has no view to tell. */
+	if (span->lo > span->hi || !dmabuf)
 		return;
-	unmap_mapping_range(buf->dmabuf->file->f_mapping,
+	unmap_mapping_range(dmabuf->file->f_mapping,
 			    (loff_t)span->lo << PAGE_SHIFT,
 			    (loff_t)(span->hi - span->lo + 1) << PAGE_SHIFT, 1);
 }
@@ -86,12 +89,26 @@ static void udmabuf_zap(struct udmabuf *buf, const struct udmabuf_span *span)
  */
 static void udmabuf_notify(struct udmabuf *buf, bool resv_held)
 {
+	struct dma_buf *dmabuf = READ_ONCE(buf->dmabuf);
+	struct dma_buf_attachment *at;
+
+	if (!dmabuf)
+		return;
 	udmabuf_cpu_map_drop(buf);
 	if (!resv_held)
-		dma_resv_lock(buf->dmabuf->resv, NULL);
-	dma_buf_move_notify(buf->dmabuf);
+		dma_resv_lock(dmabuf->resv, NULL);
+	/* The maps kept for the next map hold pages that changed. */
+	list_for_each_entry(at, &dmabuf->attachments, node) {
+		struct udmabuf_attach *ua = at->priv;
+
+		if (ua && ua->cache && !ua->in_use) {
+			udmabuf_unmap_pages(ua->cache);
+			ua->cache = NULL;
+		}
+	}
+	dma_buf_move_notify(dmabuf);
 	if (!resv_held)
-		dma_resv_unlock(buf->dmabuf->resv);
+		dma_resv_unlock(dmabuf->resv);
 }
 
 static void udmabuf_set(struct udmabuf *buf, pgoff_t pg, struct folio *folio)
@@ -139,6 +156,11 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		/* The pages of a large folio that the segment also covers. */
 		n = folio_nr_pages(folio) - (idx & (folio_nr_pages(folio) - 1));
 		n = min3(n, end - pg, seg->start + seg->nr - pg);
+		/* A reference per page: refuse to bring the count near overflow. */
+		if (folio_ref_count(folio) > INT_MAX / 2 - (int)n) {
+			folio_put(folio);
+			return -EOVERFLOW;
+		}
 		folio_ref_add(folio, n - 1);
 		for (; n; n--, pg++) {
 			if (buf->folios[pg]) {
@@ -274,6 +296,7 @@ static void udmabuf_removed(struct mapping_watch *watch, pgoff_t first,
 					       watch);
 	struct address_space *mapping = seg->memfd->f_mapping;
 	struct udmabuf_span changed = UDMABUF_SPAN_INIT;
+	struct udmabuf_span zapped = UDMABUF_SPAN_INIT;
 	struct udmabuf *buf = seg->buf;
 	pgoff_t pg, nr, i;
 
@@ -300,6 +323,14 @@ static void udmabuf_removed(struct mapping_watch *watch, pgoff_t first,
 		udmabuf_set(buf, i, NULL);
 		atomic_long_inc(&udmabuf_stats.removed_pages);
 	}
+	/*
+	 * A fault may have refilled a page after its folio left the page
+	 * cache and before this call: its update found the old folio still
+	 * held, and did nothing.  Take what the page cache has now.
+	 */
+	if (changed.lo <= changed.hi)
+		udmabuf_fill_locked(buf, changed.lo, changed.hi - changed.lo + 1,
+				    false, &zapped, &udmabuf_stats.eager_pages);
 	mutex_unlock(&buf->lock);
 	if (changed.lo <= changed.hi)
 		udmabuf_notify(buf, false);
@@ -346,6 +377,8 @@ static void udmabuf_update(struct mapping_watch *watch,
 static void udmabuf_written(struct mapping_watch *watch, pgoff_t first,
 			    pgoff_t last)
 {
+	if (!READ_ONCE(udmabuf_follow_faults))
+		return;
 	udmabuf_refilled(container_of(watch, struct udmabuf_seg, watch),
 			 first, last, &udmabuf_stats.eager_pages);
 }
@@ -437,9 +470,14 @@ vm_fault_t udmabuf_cpu_fault(struct udmabuf *buf, struct vm_fault *vmf,
 	/* The zero pages of this hole go before its page comes in. */
 	udmabuf_zap(buf, &zapped);
 	if (mkwrite) {
+		/*
+		 * This entry may still be the zero page, whoever filled the
+		 * hole: never let it be made writable.  The write refaults and
+		 * maps the page.
+		 */
+		zap_vma_ptes(vma, addr, PAGE_SIZE);
 		mutex_unlock(&buf->lock);
-		/* Zapped above: the write refaults and maps the new page. */
-		return 0;
+		return VM_FAULT_NOPAGE;
 	}
 	folio = buf->folios[pg];
 	if (folio) {
@@ -534,6 +572,24 @@ struct udmabuf_map *udmabuf_map_pages(struct udmabuf *buf, struct device *dev,
 		return ERR_PTR(ret);
 	}
 	return map;
+}
+
+/**
+ * udmabuf_map_current - may a map made before be handed out again
+ * @buf: the buffer
+ * @map: from udmabuf_map_pages()
+ *
+ * Return: true if no page changed since @map was made, and its pages are
+ * held: by its own references, or by a pin of the buffer.
+ */
+bool udmabuf_map_current(struct udmabuf *buf, const struct udmabuf_map *map)
+{
+	bool ret;
+
+	mutex_lock(&buf->lock);
+	ret = map->gen == buf->gen && (map->refs || buf->pinned);
+	mutex_unlock(&buf->lock);
+	return ret;
 }
 
 /* Undo udmabuf_map_pages(), or its table when the DMA mapping failed. */

@@ -177,7 +177,9 @@ static long udmabuf_create(struct udmabuf_create_list *head,
 		goto destroy_buf;
 	}
 	/* From here the dma-buf owns the buffer: release destroys it. */
-	buf->dmabuf = dmabuf;
+	mutex_lock(&buf->lock);
+	WRITE_ONCE(buf->dmabuf, dmabuf);
+	mutex_unlock(&buf->lock);
 	ret = dma_buf_fd(dmabuf, head->flags & UDMABUF_FLAGS_CLOEXEC ?
 			 O_CLOEXEC : 0);
 	if (ret < 0)

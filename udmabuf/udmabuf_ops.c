@@ -100,21 +100,53 @@ static void udmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *ism)
 	udmabuf_unpin_pages(buf);
 }
 
+static int udmabuf_attach(struct dma_buf *dmabuf,
+			  struct dma_buf_attachment *at)
+{
+	at->priv = kzalloc(sizeof(struct udmabuf_attach), GFP_KERNEL);
+	return at->priv ? 0 : -ENOMEM;
+}
+
+static void udmabuf_detach(struct dma_buf *dmabuf,
+			   struct dma_buf_attachment *at)
+{
+	struct udmabuf_attach *ua = at->priv;
+
+	if (ua->cache)
+		udmabuf_unmap_pages(ua->cache);
+	kfree(ua);
+}
+
+/* Under the reservation lock, as the core maps and unmaps. */
 static struct sg_table *udmabuf_map_dma_buf(struct dma_buf_attachment *at,
 					    enum dma_data_direction dir)
 {
-	struct udmabuf_map *map;
+	struct udmabuf_attach *ua = at->priv;
+	struct udmabuf *buf = at->dmabuf->priv;
+	struct udmabuf_map *map = ua->cache;
 
+	if (map && !ua->in_use) {
+		if (map->dir == dir && udmabuf_map_current(buf, map)) {
+			ua->in_use = true;
+			return &map->sgt;
+		}
+		ua->cache = NULL;
+		udmabuf_unmap_pages(map);
+	}
 	/*
 	 * Without CONFIG_DMABUF_MOVE_NOTIFY, the core pins every attachment
 	 * for as long as it has a map, and static ones are pinned while
 	 * attached.  A dynamic importer's map may outlive its pins.
 	 */
-	map = udmabuf_map_pages(at->dmabuf->priv, at->dev, dir, false,
+	map = udmabuf_map_pages(buf, at->dev, dir, false,
 				IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY) &&
 				dma_buf_attachment_is_dynamic(at));
 	if (IS_ERR(map))
 		return ERR_CAST(map);
+	if (!ua->cache) {
+		ua->cache = map;
+		ua->in_use = true;
+	}
 	return &map->sgt;
 }
 
@@ -122,7 +154,14 @@ static void udmabuf_unmap_dma_buf(struct dma_buf_attachment *at,
 				  struct sg_table *sgt,
 				  enum dma_data_direction dir)
 {
-	udmabuf_unmap_pages(container_of(sgt, struct udmabuf_map, sgt));
+	struct udmabuf_attach *ua = at->priv;
+	struct udmabuf_map *map = container_of(sgt, struct udmabuf_map, sgt);
+
+	/* Kept for the next map, until a page changes or it detaches. */
+	if (map == ua->cache)
+		ua->in_use = false;
+	else
+		udmabuf_unmap_pages(map);
 }
 
 static int udmabuf_pin(struct dma_buf_attachment *at)
@@ -182,6 +221,8 @@ static void udmabuf_release(struct dma_buf *dmabuf)
 }
 
 const struct dma_buf_ops udmabuf_ops = {
+	.attach = udmabuf_attach,
+	.detach = udmabuf_detach,
 	.pin = udmabuf_pin,
 	.unpin = udmabuf_unpin,
 	.map_dma_buf = udmabuf_map_dma_buf,
