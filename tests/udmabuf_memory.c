@@ -153,6 +153,11 @@ TEST(shmem_punch_under_a_buffer_frees_what_it_punched)
 	compare(_metadata, UB_SHMEM, "MemFree", SIZE, 1, false);
 }
 
+TEST(shmem_thp_punch_under_a_buffer_frees_what_it_punched)
+{
+	compare(_metadata, UB_THP, "MemFree", SIZE, 1, false);
+}
+
 TEST(hugetlb_punch_under_a_buffer_frees_its_huge_pages)
 {
 	long free = ub_meminfo("HugePages_Free");
