@@ -156,7 +156,7 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		/* The pages of a large folio that the segment also covers. */
 		n = folio_nr_pages(folio) - (idx & (folio_nr_pages(folio) - 1));
 		n = min3(n, end - pg, seg->start + seg->nr - pg);
-		/* A reference per page: refuse to bring the count near overflow. */
+		/* A reference a page: keep the count far from overflowing. */
 		if (folio_ref_count(folio) > INT_MAX / 2 - (int)n) {
 			folio_put(folio);
 			return -EOVERFLOW;
@@ -329,8 +329,9 @@ static void udmabuf_removed(struct mapping_watch *watch, pgoff_t first,
 	 * held, and did nothing.  Take what the page cache has now.
 	 */
 	if (changed.lo <= changed.hi)
-		udmabuf_fill_locked(buf, changed.lo, changed.hi - changed.lo + 1,
-				    false, &zapped, &udmabuf_stats.eager_pages);
+		udmabuf_fill_locked(buf, changed.lo,
+				    changed.hi - changed.lo + 1, false,
+				    &zapped, &udmabuf_stats.eager_pages);
 	mutex_unlock(&buf->lock);
 	if (changed.lo <= changed.hi)
 		udmabuf_notify(buf, false);

@@ -71,10 +71,10 @@ static int udmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *ism)
 	/* Pinned: the pages stay, and no hole is left. */
 	for (i = 0; i < buf->nr_segs; i++) {
 		const struct udmabuf_seg *seg = &buf->segs[i];
+		pgoff_t idx = seg->first;
 
-		for (pg = seg->start; pg < seg->start + seg->nr; pg++)
-			pages[pg] = folio_file_page(buf->folios[pg],
-						    seg->first + pg - seg->start);
+		for (pg = seg->start; pg < seg->start + seg->nr; pg++, idx++)
+			pages[pg] = folio_file_page(buf->folios[pg], idx);
 	}
 	buf->vaddr = vm_map_ram(pages, buf->pagecount, NUMA_NO_NODE);
 	if (!buf->vaddr) {
@@ -103,8 +103,10 @@ static void udmabuf_vunmap(struct dma_buf *dmabuf, struct iosys_map *ism)
 static int udmabuf_attach(struct dma_buf *dmabuf,
 			  struct dma_buf_attachment *at)
 {
-	at->priv = kzalloc(sizeof(struct udmabuf_attach), GFP_KERNEL);
-	return at->priv ? 0 : -ENOMEM;
+	struct udmabuf_attach *ua = kzalloc(sizeof(*ua), GFP_KERNEL);
+
+	at->priv = ua;
+	return ua ? 0 : -ENOMEM;
 }
 
 static void udmabuf_detach(struct dma_buf *dmabuf,
