@@ -169,7 +169,9 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			}
 			udmabuf_set(buf, pg, folio);
 			atomic_long_inc(count);
-			if (test_and_clear_bit(pg, buf->zero))
+			/* Under buf->lock: no atomic needed to test. */
+			if (test_bit(pg, buf->zero) &&
+			    test_and_clear_bit(pg, buf->zero))
 				udmabuf_span_add(zapped, pg);
 		}
 	}

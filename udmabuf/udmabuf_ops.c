@@ -198,15 +198,20 @@ static int udmabuf_end_cpu_access(struct dma_buf *dmabuf,
 void udmabuf_destroy(struct udmabuf *buf)
 {
 	unsigned int i;
-	pgoff_t pg;
+	pgoff_t pg, n;
 
 	udmabuf_follow_stop(buf);
 	if (buf->cpu_map)
 		udmabuf_unmap_pages(buf->cpu_map);
 	WARN_ON_ONCE(buf->vaddr || buf->pinned);
-	for (pg = 0; buf->folios && pg < buf->pagecount; pg++)
+	/* The references of a run of pages of one folio go at once. */
+	for (pg = 0; buf->folios && pg < buf->pagecount; pg += n) {
+		for (n = 1; pg + n < buf->pagecount &&
+		     buf->folios[pg + n] == buf->folios[pg]; n++)
+			;
 		if (buf->folios[pg])
-			folio_put(buf->folios[pg]);
+			folio_put_refs(buf->folios[pg], n);
+	}
 	for (i = 0; i < buf->nr_segs; i++)
 		if (buf->segs[i].memfd)
 			fput(buf->segs[i].memfd);
