@@ -46,9 +46,6 @@ struct folio *udmabuf_cache_get(struct file *memfd, pgoff_t idx, bool alloc)
 	struct folio *folio;
 	int ret;
 
-	/* A hole, cheaply: no entry at all (a swapped-out page has one). */
-	if (!alloc && !xa_load(&memfd->f_mapping->i_pages, idx))
-		return NULL;
 	if (is_file_hugepages(memfd)) {
 		folio = __filemap_get_folio(memfd->f_mapping, idx, 0, 0);
 		if (!IS_ERR(folio))
