@@ -9,10 +9,8 @@
  *	one byte in every page through the memfd mapping.  Prints the faults
  *	per second of the fastest pass, the fastest punch, and the pages per
  *	second of the fastest punch + refault (with a udmabuf, the punched
- *	pages are freed by the refault, not by the punch).  With --settle,
- *	the cycle also waits, yielding the CPU, until the project udmabuf's
- *	follower awaits nothing (its debugfs stats say "awaiting 0"): the
- *	work it deferred out of the faults is then counted too.
+ *	pages are freed by the punch too, and the refault's pages are taken
+ *	by the buffer in the faults: nothing is deferred).
  *
  *   udmabuf-bench create [--mib M] [--items N] [--reps R] [--hugetlb]
  *	A memfd of M MiB (default 1024; 2 MiB hugetlb pages with --hugetlb),
@@ -76,7 +74,7 @@ static const char *prog = "udmabuf-bench";
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: udmabuf-bench refault [--mib M] [--reps R] [--udmabuf] [--settle]\n"
+		"usage: udmabuf-bench refault [--mib M] [--reps R] [--udmabuf]\n"
 		"       udmabuf-bench create [--mib M] [--items N] [--reps R] [--hugetlb]\n"
 		"       udmabuf-bench stale [--mib M] [--reps R] [--writer creator|child|child-write]\n"
 		"                           [--batch B]\n"
@@ -148,55 +146,11 @@ static void punch(int fd, unsigned long size)
 		die("fallocate(PUNCH_HOLE)");
 }
 
-#define UDMABUF_STATS	"/sys/kernel/debug/udmabuf/stats"
-
-/*
- * The project udmabuf's "awaiting" statistic, or -1 without the project's
- * module (the in-tree driver has no follower).
- */
-static long udmabuf_awaiting(void)
-{
-	char text[1024], *at;
-	ssize_t n;
-	int fd;
-
-	fd = open(UDMABUF_STATS, O_RDONLY);
-	if (fd < 0) {
-		if (!access("/sys/module/udmabuf/parameters/follow_faults", F_OK))
-			die("open " UDMABUF_STATS " (debugfs not mounted?)");
-		return -1;
-	}
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n < 0)
-		die("read " UDMABUF_STATS);
-	text[n] = 0;
-	at = strstr(text, "awaiting ");
-	return at ? atol(at + strlen("awaiting ")) : -1;
-}
-
-/* Yield until the follower awaits nothing; at most 60 s. */
-static void settle(void)
-{
-	double t0 = now();
-	long left;
-
-	while ((left = udmabuf_awaiting()) > 0) {
-		if (now() - t0 > 60) {
-			fprintf(stderr, "%s: %ld udmabufs still await a refault after 60 s\n",
-				prog, left);
-			exit(1);
-		}
-		sched_yield();
-	}
-}
-
-static int do_refault(unsigned long size, long reps, int with_buf,
-		      int with_settle)
+static int do_refault(unsigned long size, long reps, int with_buf)
 {
 	unsigned long pages = size / PAGE, i;
 	volatile char *p;
-	double best = 0, best_punch = 0, best_cycle = 0, settle_ms = 0;
+	double best = 0, best_punch = 0, best_cycle = 0;
 	double t0, t1, t, t2;
 	int fd, dev, buf = -1;
 	long r;
@@ -216,19 +170,15 @@ static int do_refault(unsigned long size, long reps, int with_buf,
 		t2 = now();
 		if (!best || t2 - t0 < best)
 			best = t2 - t0;
-		if (with_settle)
-			settle();
 		if (!best_punch || t0 - t1 < best_punch)
 			best_punch = t0 - t1;
-		t = now() - t1;
-		if (!best_cycle || t < best_cycle) {
+		t = t2 - t1;
+		if (!best_cycle || t < best_cycle)
 			best_cycle = t;
-			settle_ms = (t1 + t - t2) * 1e3;
-		}
 	}
 	/* cycle: punch + refault, for where the old pages get freed */
-	printf("faults_per_sec %.0f punch_ms %.2f cycle_faults_per_sec %.0f settle_ms %.2f pages %lu reps %ld udmabuf %s\n",
-	       pages / best, best_punch * 1e3, pages / best_cycle, settle_ms,
+	printf("faults_per_sec %.0f punch_ms %.2f cycle_faults_per_sec %.0f pages %lu reps %ld udmabuf %s\n",
+	       pages / best, best_punch * 1e3, pages / best_cycle,
 	       pages, reps, with_buf ? "yes" : "no");
 	if (buf >= 0)
 		close(buf);
@@ -477,7 +427,6 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "items", required_argument, NULL, 'n' },
 		{ "udmabuf", no_argument, NULL, 'u' },
-		{ "settle", no_argument, NULL, 's' },
 		{ "hugetlb", no_argument, NULL, 'H' },
 		{ "writer", required_argument, NULL, 'w' },
 		{ "batch", required_argument, NULL, 'b' },
@@ -485,7 +434,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long mib = 0, reps = 0, items = 16, batch = 0, cycles = 0;
-	int with_buf = 0, with_settle = 0, hugetlb = 0, items_set = 0;
+	int with_buf = 0, hugetlb = 0, items_set = 0;
 	int writer = -1, c;
 	const char *mode;
 
@@ -499,7 +448,6 @@ int main(int argc, char **argv)
 		case 'r': reps = number_arg(NULL, optarg, 1, 1000); break;
 		case 'n': items = number_arg(NULL, optarg, 1, 1024); items_set = 1; break;
 		case 'u': with_buf = 1; break;
-		case 's': with_settle = 1; break;
 		case 'H': hugetlb = 1; break;
 		case 'w':
 			for (writer = W_CHILD_WRITE; writer >= 0; writer--)
@@ -521,21 +469,20 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "map-cycles") && cycles)
 		bad("--cycles is for map-cycles only");
 	if (!strcmp(mode, "map-cycles")) {
-		if (items_set || hugetlb || with_buf || with_settle)
+		if (items_set || hugetlb || with_buf)
 			bad("map-cycles takes --mib, --cycles and --reps only");
 		return do_map_cycles((mib ?: 8) * MIB, cycles ?: 1000,
 				     reps ?: 3);
 	}
 	if (!strcmp(mode, "refault")) {
 		if (items_set || hugetlb)
-			bad("refault takes --mib, --reps, --udmabuf and --settle only");
-		return do_refault((mib ?: 256) * MIB, reps ?: 5, with_buf,
-				  with_settle);
+			bad("refault takes --mib, --reps and --udmabuf only");
+		return do_refault((mib ?: 256) * MIB, reps ?: 5, with_buf);
 	}
 	if (!strcmp(mode, "create")) {
 		unsigned long size = (mib ?: 1024) * MIB;
 
-		if (with_buf || with_settle)
+		if (with_buf)
 			bad("create takes --mib, --items, --reps and --hugetlb only");
 		if (size % items || (size / items) % (hugetlb ? HPAGE : PAGE))
 			bad(hugetlb ? "--mib / --items must be a multiple of 2 MiB"
@@ -543,7 +490,7 @@ int main(int argc, char **argv)
 		return do_create(size, items, reps ?: 5, hugetlb);
 	}
 	if (!strcmp(mode, "stale")) {
-		if (items_set || hugetlb || with_buf || with_settle)
+		if (items_set || hugetlb || with_buf)
 			bad("stale takes --mib, --reps, --writer and --batch only");
 		return do_stale((mib ?: 64) * MIB, reps ?: 2,
 				writer < 0 ? W_CREATOR : writer, batch ?: 1);
