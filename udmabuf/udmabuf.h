@@ -103,6 +103,10 @@ struct udmabuf_stats {
 	atomic_long_t lazy_pages;	/* pages taken on accesses */
 	atomic_long_t resyncs;		/* last unpins that changed pages */
 	atomic_long_t zero_maps;	/* CPU faults given the zero page */
+	/* What lives now: the tests check that a failed call leaves none. */
+	atomic_long_t live_buffers;	/* buffers allocated, not destroyed */
+	atomic_long_t live_pins;	/* pins (attachments, vmaps) held */
+	atomic_long_t live_watches;	/* memfd ranges watched */
 };
 
 extern struct udmabuf_stats udmabuf_stats;

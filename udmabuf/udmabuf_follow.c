@@ -231,8 +231,10 @@ int udmabuf_pin_pages(struct udmabuf *buf)
 	if (!buf->pinned)
 		ret = udmabuf_fill_locked(buf, 0, buf->pagecount, true,
 					  &zapped, &udmabuf_stats.lazy_pages);
-	if (!ret)
+	if (!ret) {
 		buf->pinned++;
+		atomic_long_inc(&udmabuf_stats.live_pins);
+	}
 	mutex_unlock(&buf->lock);
 	udmabuf_zap(buf, &zapped);
 	return ret;
@@ -253,7 +255,12 @@ void udmabuf_unpin_pages(struct udmabuf *buf)
 
 	dma_resv_assert_held(buf->dmabuf->resv);
 	mutex_lock(&buf->lock);
-	if (WARN_ON_ONCE(!buf->pinned) || --buf->pinned) {
+	if (WARN_ON_ONCE(!buf->pinned)) {
+		mutex_unlock(&buf->lock);
+		return;
+	}
+	atomic_long_dec(&udmabuf_stats.live_pins);
+	if (--buf->pinned) {
 		mutex_unlock(&buf->lock);
 		return;
 	}
@@ -413,6 +420,7 @@ int udmabuf_follow_start(struct udmabuf *buf)
 		if (ret)
 			return ret;
 		seg->watched = true;
+		atomic_long_inc(&udmabuf_stats.live_watches);
 	}
 	return 0;
 }
@@ -423,9 +431,11 @@ void udmabuf_follow_stop(struct udmabuf *buf)
 	unsigned int i;
 
 	for (i = 0; i < buf->nr_segs; i++) {
-		if (buf->segs[i].watched)
-			mapping_watch_remove(&buf->segs[i].watch);
+		if (!buf->segs[i].watched)
+			continue;
+		mapping_watch_remove(&buf->segs[i].watch);
 		buf->segs[i].watched = false;
+		atomic_long_dec(&udmabuf_stats.live_watches);
 	}
 }
 

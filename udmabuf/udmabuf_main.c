@@ -63,6 +63,10 @@ static int udmabuf_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "resyncs %ld\nzero_maps %ld\n",
 		   atomic_long_read(&udmabuf_stats.resyncs),
 		   atomic_long_read(&udmabuf_stats.zero_maps));
+	seq_printf(m, "live_buffers %ld\nlive_pins %ld\nlive_watches %ld\n",
+		   atomic_long_read(&udmabuf_stats.live_buffers),
+		   atomic_long_read(&udmabuf_stats.live_pins),
+		   atomic_long_read(&udmabuf_stats.live_watches));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(udmabuf_stats);
@@ -139,6 +143,7 @@ static long udmabuf_create(struct udmabuf_create_list *head,
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	atomic_long_inc(&udmabuf_stats.live_buffers);
 	mutex_init(&buf->lock);
 	mutex_init(&buf->map_lock);
 	buf->follow = READ_ONCE(follow);

@@ -220,6 +220,7 @@ void udmabuf_destroy(struct udmabuf *buf)
 	bitmap_free(buf->zero);
 	kfree(buf->segs);
 	kfree(buf);
+	atomic_long_dec(&udmabuf_stats.live_buffers);
 }
 
 static void udmabuf_release(struct dma_buf *dmabuf)
