@@ -32,6 +32,7 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "udmabuf.h"
@@ -144,6 +145,9 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			pg++;
 			continue;
 		}
+		/* Filling a large buffer's holes takes long: let a kill in. */
+		if (alloc && nr > 1 && fatal_signal_pending(current))
+			return -EINTR;
 		seg = udmabuf_seg_of(buf, pg);
 		idx = seg->first + (pg - seg->start);
 		folio = udmabuf_cache_get(seg->memfd, idx, alloc);
@@ -185,7 +189,7 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
  * @nr: number of pages
  * @alloc: allocate the holes that remain
  *
- * Return: 0 or the errno of the allocation.
+ * Return: 0, the errno of the allocation, or -EINTR if the task was killed.
  */
 int udmabuf_fill(struct udmabuf *buf, pgoff_t first, pgoff_t nr, bool alloc)
 {
@@ -220,7 +224,7 @@ void udmabuf_catch_up(struct udmabuf *buf)
  * The first pin fills every hole: a pinned buffer has a page everywhere.
  * Until the last unpin, no page of the buffer changes.
  *
- * Return: 0 or the errno of the allocation.
+ * Return: 0, the errno of the allocation, or -EINTR if the task was killed.
  */
 int udmabuf_pin_pages(struct udmabuf *buf)
 {
