@@ -815,13 +815,19 @@ static vm_fault_t hmir_migrate_to_ram(struct vm_fault *vmf)
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page = vmf->page,
 	};
+	bool no_page;
 
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
 	hmir_copy_to_sys(&args, mdev);
+	/*
+	 * No system page for it: a SIGBUS, as nouveau gives, rather than a
+	 * refault that would find no page either while memory is short.
+	 */
+	no_page = (src & MIGRATE_PFN_MIGRATE) && !dst;
 	migrate_vma_pages(&args);
 	migrate_vma_finalize(&args);
-	return 0;
+	return no_page ? VM_FAULT_SIGBUS : 0;
 }
 
 static const struct dev_pagemap_ops hmir_pagemap_ops = {
