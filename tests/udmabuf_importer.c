@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "knob.h"
-#include "udmabuf_importer/udmabuf_importer.h"
+#include "udmabuf_importer_lib.h"
 #include "kselftest_harness.h"
 
 /* The bound of the waits that remain (a released importer's teardown). */
@@ -45,40 +45,6 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int imp_attach(int imp, int dbuf, uint32_t flags)
-{
-	struct udmabuf_importer_attach a = { .fd = dbuf, .flags = flags };
-
-	return ioctl(imp, UDMABUF_IMPORTER_ATTACH, &a);
-}
-
-/* MAP, UNMAP, PIN, UNPIN or DETACH of @slot. */
-static int imp_op(int imp, unsigned long cmd, unsigned long slot)
-{
-	return ioctl(imp, cmd, slot);
-}
-
-static int imp_read(int imp, uint32_t slot, uint64_t off, void *out,
-		    uint64_t len)
-{
-	struct udmabuf_importer_read r = {
-		.slot = slot,
-		.offset = off,
-		.len = len,
-		.ptr = (uintptr_t)out,
-	};
-
-	return ioctl(imp, UDMABUF_IMPORTER_READ, &r);
-}
-
-static int imp_info(int imp, uint32_t slot, struct udmabuf_importer_info *i)
-{
-	memset(i, 0, sizeof(*i));
-	i->slot = slot;
-	return ioctl(imp, UDMABUF_IMPORTER_INFO, i);
-}
-
-/* move_notify calls @slot got so far, or UINT64_MAX. */
 static uint64_t imp_moves(int imp, int slot)
 {
 	struct udmabuf_importer_info i;
