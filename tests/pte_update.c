@@ -531,23 +531,18 @@ static void *fault_thread(void *arg)
 
 enum inval { PUNCH, DONTNEED };
 
-static void window_race(struct __test_metadata *_metadata, int dev,
-			struct mut_event *ev, bool interval, enum inval how,
-			unsigned int mfd_flags, size_t unit)
+/*
+ * Fault page 0 of @p (memfd @fd, @unit bytes) from a thread, hold its update
+ * callback after the entry was read and before it validates, invalidate
+ * the entry as @how says meanwhile, then let the callback go on.
+ */
+static void held_window(struct __test_metadata *_metadata, int dev, char *p,
+			int fd, size_t unit, enum inval how)
 {
-	struct racer r;
+	struct racer r = { .addr = p };
 	pthread_t t;
-	char *p;
-	int fd, n;
-
-	fd = shmem_fd(unit, mfd_flags);
-	ASSERT_GE(fd, 0);
-	p = map_aligned(unit, unit, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, subscribe(dev, interval, p, unit));
 
 	ASSERT_EQ(0, ioctl(dev, MUT_IOC_HOLD));
-	r.addr = p;
 	ASSERT_EQ(0, pthread_create(&t, NULL, fault_thread, &r));
 	/* The fault installed the entry and is held before validating. */
 	ASSERT_EQ(0, ioctl(dev, MUT_IOC_WAIT_HELD));
@@ -559,6 +554,21 @@ static void window_race(struct __test_metadata *_metadata, int dev,
 	}
 	ASSERT_EQ(0, ioctl(dev, MUT_IOC_RELEASE));
 	ASSERT_EQ(0, pthread_join(t, NULL));
+}
+
+static void window_race(struct __test_metadata *_metadata, int dev,
+			struct mut_event *ev, bool interval, enum inval how,
+			unsigned int mfd_flags, size_t unit)
+{
+	char *p;
+	int fd, n;
+
+	fd = shmem_fd(unit, mfd_flags);
+	ASSERT_GE(fd, 0);
+	p = map_aligned(unit, unit, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, subscribe(dev, interval, p, unit));
+	held_window(_metadata, dev, p, fd, unit, how);
 
 	n = events_in(dev, p, unit, ev, MUT_MAX_EVENTS);
 	/* The held update, then the refault after the zap. */
@@ -734,8 +744,6 @@ TEST_F(mut, watch_hears_removals_not_unmaps)
 /* Held between its read and its validation, an update loses to a punch. */
 TEST_F(mut, punch_hole_in_window_fails_watch_validation)
 {
-	struct racer r;
-	pthread_t t;
 	char *p;
 	int fd, n;
 
@@ -744,14 +752,7 @@ TEST_F(mut, punch_hole_in_window_fails_watch_validation)
 	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, watch(self->dev, fd, 0, 0));
-	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_HOLD));
-	r.addr = p;
-	ASSERT_EQ(0, pthread_create(&t, NULL, fault_thread, &r));
-	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_WAIT_HELD));
-	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			       0, PAGE));
-	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_RELEASE));
-	ASSERT_EQ(0, pthread_join(t, NULL));
+	held_window(_metadata, self->dev, p, fd, PAGE, PUNCH);
 	n = read_events(self->dev, all, MUT_MAX_EVENTS);
 	ASSERT_EQ(2, n);
 	ASSERT_FALSE(all[0].flags & MUT_EV_VALID);
@@ -763,8 +764,6 @@ TEST_F(mut, punch_hole_in_window_fails_watch_validation)
 /* An unmap removes nothing from the file: the update stays valid. */
 TEST_F(mut, dontneed_in_window_keeps_watch_validation)
 {
-	struct racer r;
-	pthread_t t;
 	char *p;
 	int fd, n;
 
@@ -773,13 +772,7 @@ TEST_F(mut, dontneed_in_window_keeps_watch_validation)
 	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, watch(self->dev, fd, 0, 0));
-	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_HOLD));
-	r.addr = p;
-	ASSERT_EQ(0, pthread_create(&t, NULL, fault_thread, &r));
-	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_WAIT_HELD));
-	ASSERT_EQ(0, madvise(p, PAGE, MADV_DONTNEED));
-	ASSERT_EQ(0, ioctl(self->dev, MUT_IOC_RELEASE));
-	ASSERT_EQ(0, pthread_join(t, NULL));
+	held_window(_metadata, self->dev, p, fd, PAGE, DONTNEED);
 	/* The held update, then the refault after the zap: both valid. */
 	n = read_events(self->dev, all, MUT_MAX_EVENTS);
 	ASSERT_EQ(2, n);
