@@ -156,6 +156,9 @@ static struct {
 	atomic64_t	prefill_rejected;
 	atomic64_t	invalidations;
 	atomic64_t	zapped;
+	/* What lives now: tests check that a failed call leaves none. */
+	atomic64_t	live_mirrors;	/* open files */
+	atomic64_t	device_pages;	/* device pages allocated */
 } hmir_totals;
 
 static struct hmir_device hmir_devices[HMIR_NDEVICES];
@@ -724,6 +727,7 @@ static struct page *hmir_alloc_devpage(struct hmir_device *mdev)
 		if (page) {
 			zone_device_page_init(page);
 			page->zone_device_data = backing;
+			atomic64_inc(&hmir_totals.device_pages);
 			return page;
 		}
 		if (hmir_add_chunk(mdev))
@@ -743,6 +747,7 @@ static void hmir_page_free(struct page *page)
 	if (is_device_private_page(page) && page->zone_device_data)
 		__free_page(page->zone_device_data);
 	page->zone_device_data = NULL;
+	atomic64_dec(&hmir_totals.device_pages);
 	spin_lock(&mdev->free_lock);
 	if (!chunk->dying) {
 		page->zone_device_data = mdev->free_pages;
@@ -821,8 +826,8 @@ static vm_fault_t hmir_migrate_to_ram(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	hmir_copy_to_sys(&args, mdev);
 	/*
-	 * No system page for it: a SIGBUS, as nouveau gives, rather than a
-	 * refault that would find no page either while memory is short.
+	 * No system page for it: a SIGBUS rather than a refault that would
+	 * find no page either for as long as memory stays short.
 	 */
 	no_page = (src & MIGRATE_PFN_MIGRATE) && !dst;
 	migrate_vma_pages(&args);
@@ -993,6 +998,12 @@ static int hmir_migrate_to_dev(struct hmir_mirror *mir,
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
+		/* A large migration goes batch by batch: let a kill in. */
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		ret = hmir_migrate_setup(mir, &args, src, dst, addr, end,
 					 MIGRATE_VMA_SELECT_SYSTEM, &next);
 		if (ret)
@@ -1029,6 +1040,11 @@ static int hmir_migrate_to_sys(struct hmir_mirror *mir,
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		ret = hmir_migrate_setup(mir, &args, src, dst, addr, end,
 					 select, &next);
 		if (ret)
@@ -1426,6 +1442,7 @@ static int hmir_open(struct inode *inode, struct file *file)
 	list_add(&mir->node, &mdev->mirrors);
 	mutex_unlock(&mdev->mirrors_lock);
 	file->private_data = mir;
+	atomic64_inc(&hmir_totals.live_mirrors);
 	return 0;
 
 free_mirror:
@@ -1447,6 +1464,7 @@ static int hmir_release(struct inode *inode, struct file *file)
 	mmu_interval_notifier_remove(&mir->notifier);
 	xa_destroy(&mir->pt);
 	kfree(mir);
+	atomic64_dec(&hmir_totals.live_mirrors);
 	return 0;
 }
 
@@ -1471,6 +1489,10 @@ static int hmir_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "invalidations %lld\n",
 		   atomic64_read(&hmir_totals.invalidations));
 	seq_printf(m, "zapped %lld\n", atomic64_read(&hmir_totals.zapped));
+	seq_printf(m, "live_mirrors %lld\n",
+		   atomic64_read(&hmir_totals.live_mirrors));
+	seq_printf(m, "device_pages %lld\n",
+		   atomic64_read(&hmir_totals.device_pages));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmir_stats);
