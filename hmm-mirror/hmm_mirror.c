@@ -107,12 +107,17 @@ struct hmir_device {
 	unsigned int		type;
 	phys_addr_t		spm_addr;	/* device coherent memory */
 
-	struct mutex		chunks_lock;	/* protects chunks */
+	/* Protects chunks and removing; free_lock nests inside it. */
+	struct mutex		chunks_lock;
 	struct list_head	chunks;
+	/* Chunks taken off @chunks and not yet torn down. */
+	unsigned int		removing;
 
 	spinlock_t		free_lock;	/* protects the fields below */
 	struct page		*free_pages;	/* via page->zone_device_data */
 	unsigned long		nr_free;
+	/* Pages taken off the free list whose refcount is not set yet. */
+	unsigned int		handing_out;
 
 	struct mutex		mirrors_lock;	/* protects mirrors */
 	/* open files, through hmir_mirror.node */
@@ -660,7 +665,7 @@ static int hmir_add_chunk(struct hmir_device *mdev)
 	} else {
 		/* The reserved range holds exactly one chunk. */
 		ret = -ENOMEM;
-		if (!list_empty(&mdev->chunks))
+		if (!list_empty(&mdev->chunks) || mdev->removing)
 			goto unlock;
 		chunk->pagemap.type = MEMORY_DEVICE_COHERENT;
 		chunk->pagemap.range.start = mdev->spm_addr;
@@ -675,9 +680,11 @@ static int hmir_add_chunk(struct hmir_device *mdev)
 		ret = ret_ptr ? PTR_ERR(ret_ptr) : -EFAULT;
 		goto release_region;
 	}
+	/*
+	 * Listed and its pages free under chunks_lock: a removal that takes
+	 * the chunk off the list finds its pages on the free list too.
+	 */
 	list_add_tail(&chunk->node, &mdev->chunks);
-	mutex_unlock(&mdev->chunks_lock);
-
 	first = chunk->pagemap.range.start >> PAGE_SHIFT;
 	last = (chunk->pagemap.range.end >> PAGE_SHIFT) + 1;
 	spin_lock(&mdev->free_lock);
@@ -689,6 +696,7 @@ static int hmir_add_chunk(struct hmir_device *mdev)
 	}
 	mdev->nr_free += last - first;
 	spin_unlock(&mdev->free_lock);
+	mutex_unlock(&mdev->chunks_lock);
 	dev_info(&mdev->dev, "added %lu MiB of %s memory, pfns [%#lx, %#lx)\n",
 		 HMIR_CHUNK_SIZE >> 20,
 		 hmir_is_private(mdev) ? "device private" : "device coherent",
@@ -722,11 +730,15 @@ static struct page *hmir_alloc_devpage(struct hmir_device *mdev)
 		if (page) {
 			mdev->free_pages = page->zone_device_data;
 			mdev->nr_free--;
+			mdev->handing_out++;
 		}
 		spin_unlock(&mdev->free_lock);
 		if (page) {
 			zone_device_page_init(page);
 			page->zone_device_data = backing;
+			spin_lock(&mdev->free_lock);
+			mdev->handing_out--;
+			spin_unlock(&mdev->free_lock);
 			atomic64_inc(&hmir_totals.device_pages);
 			return page;
 		}
@@ -840,15 +852,39 @@ static const struct dev_pagemap_ops hmir_pagemap_ops = {
 	.migrate_to_ram	= hmir_migrate_to_ram,
 };
 
-/* Moves every page of @chunk that is in use back to system memory. */
-static void hmir_evict_chunk(struct hmir_chunk *chunk)
+/*
+ * Does a page of @chunk have a user (mapped, or held by a migration), or
+ * may one be about to get it (taken off the free list before the chunk
+ * was dying, its refcount not set yet)?
+ */
+static bool hmir_chunk_busy(struct hmir_chunk *chunk)
+{
+	struct hmir_device *mdev = chunk->mdev;
+	unsigned long pfn = chunk->pagemap.range.start >> PAGE_SHIFT;
+	unsigned long last = chunk->pagemap.range.end >> PAGE_SHIFT;
+	bool handing_out;
+
+	spin_lock(&mdev->free_lock);
+	handing_out = mdev->handing_out;
+	spin_unlock(&mdev->free_lock);
+	if (handing_out)
+		return true;
+	for (; pfn <= last; pfn++)
+		if (page_ref_count(pfn_to_page(pfn)))
+			return true;
+	return false;
+}
+
+/* Moves the pages of @chunk that are in use back to system memory, once. */
+static void hmir_evict_once(struct hmir_chunk *chunk, unsigned long *src,
+			    unsigned long *dst)
 {
 	unsigned long first = chunk->pagemap.range.start >> PAGE_SHIFT;
 	unsigned long npages = range_len(&chunk->pagemap.range) >> PAGE_SHIFT;
-	unsigned long *src, *dst, i;
+	unsigned long i;
 
-	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
-	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	memset(src, 0, npages * sizeof(*src));
+	memset(dst, 0, npages * sizeof(*dst));
 	migrate_device_range(src, first, npages);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
@@ -865,36 +901,59 @@ static void hmir_evict_chunk(struct hmir_chunk *chunk)
 	}
 	migrate_device_pages(src, dst, npages);
 	migrate_device_finalize(src, dst, npages);
+}
+
+/*
+ * Moves every page of @chunk that is in use back to system memory.  A page
+ * that a migration to the device holds locked is skipped by a pass: it is
+ * moved by a later one, once that migration mapped or dropped it (the
+ * chunk is dying, so no new page of it is handed out meanwhile).
+ */
+static void hmir_evict_chunk(struct hmir_chunk *chunk)
+{
+	unsigned long npages = range_len(&chunk->pagemap.range) >> PAGE_SHIFT;
+	unsigned long *src, *dst;
+
+	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
+	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
+	for (;;) {
+		hmir_evict_once(chunk, src, dst);
+		if (!hmir_chunk_busy(chunk))
+			break;
+		usleep_range(500, 1000);
+	}
 	kvfree(src);
 	kvfree(dst);
 }
 
-/* HMM_DMIRROR_RELEASE and unload: give all device memory back. */
+/*
+ * HMM_DMIRROR_RELEASE and unload: give all device memory back.  The chunks
+ * are taken off the device under chunks_lock and torn down after it is
+ * dropped: a migration that holds a page of one may need chunks_lock (to
+ * add a chunk) before it lets go of that page, and tearing down waits for
+ * every page of the chunk.
+ */
 static void hmir_remove_chunks(struct hmir_device *mdev)
 {
 	struct hmir_chunk *chunk, *tmp;
-	struct page *page, *next, *keep = NULL;
-	unsigned long nr = 0;
+	LIST_HEAD(dying);
 
 	mutex_lock(&mdev->chunks_lock);
 	spin_lock(&mdev->free_lock);
 	list_for_each_entry(chunk, &mdev->chunks, node)
 		chunk->dying = true;
-	/* Only pages of chunks that stay may remain on the free list. */
-	for (page = mdev->free_pages; page; page = next) {
-		next = page->zone_device_data;
-		chunk = container_of(page->pgmap, struct hmir_chunk, pagemap);
-		if (chunk->dying)
-			continue;
-		page->zone_device_data = keep;
-		keep = page;
-		nr++;
-	}
-	mdev->free_pages = keep;
-	mdev->nr_free = nr;
+	/* Every free page belongs to a listed chunk: none stays free. */
+	mdev->free_pages = NULL;
+	mdev->nr_free = 0;
 	spin_unlock(&mdev->free_lock);
+	list_splice_init(&mdev->chunks, &dying);
+	if (!list_empty(&dying))
+		mdev->removing++;
+	mutex_unlock(&mdev->chunks_lock);
+	if (list_empty(&dying))
+		return;
 
-	list_for_each_entry_safe(chunk, tmp, &mdev->chunks, node) {
+	list_for_each_entry_safe(chunk, tmp, &dying, node) {
 		hmir_evict_chunk(chunk);
 		memunmap_pages(&chunk->pagemap);
 		if (chunk->res)
@@ -903,6 +962,8 @@ static void hmir_remove_chunks(struct hmir_device *mdev)
 		list_del(&chunk->node);
 		kfree(chunk);
 	}
+	mutex_lock(&mdev->chunks_lock);
+	mdev->removing--;
 	mutex_unlock(&mdev->chunks_lock);
 }
 

@@ -21,6 +21,7 @@ if load "$MODDIR/hmm-mirror/hmm_mirror.ko" $spm; then
 	run hmm-tests/hmm_mirror "$B/tests/hmm_mirror_upstream" || rc=1
 	counters hmm-tests
 	run hmm_mirror_prefill "$B/tests/hmm_mirror_prefill" || rc=1
+	run hmm_mirror_release "$B/tests/hmm_mirror_release" || rc=1
 	counters total
 	unload hmm_mirror || rc=1
 else
