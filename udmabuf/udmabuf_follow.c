@@ -4,7 +4,7 @@
  *
  * A buffer page holds a reference on the memfd folio at its index, or
  * nothing while the memfd has a hole there.  Every memfd range under a
- * buffer is watched (mm/mapping_watch.c, patch 3 of the series):
+ * buffer is watched (mm/mapping_watch.c, patch 4 of the series):
  *
  *  - a removal (punch, truncation), by whatever task or kernel thread,
  *    calls udmabuf_removed() once the folios left the page cache.  An
