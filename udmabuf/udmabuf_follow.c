@@ -145,9 +145,15 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			pg++;
 			continue;
 		}
-		/* Filling a large buffer's holes takes long: let a kill in. */
-		if (alloc && nr > 1 && fatal_signal_pending(current))
-			return -EINTR;
+		/*
+		 * Filling a large buffer's holes takes long: let a kill in,
+		 * and other tasks on a kernel without preemption.
+		 */
+		if (alloc && nr > 1) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
 		seg = udmabuf_seg_of(buf, pg);
 		idx = seg->first + (pg - seg->start);
 		folio = udmabuf_cache_get(seg->memfd, idx, alloc);

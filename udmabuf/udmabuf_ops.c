@@ -203,7 +203,8 @@ void udmabuf_destroy(struct udmabuf *buf)
 	udmabuf_follow_stop(buf);
 	if (buf->cpu_map)
 		udmabuf_unmap_pages(buf->cpu_map);
-	WARN_ON_ONCE(buf->vaddr || buf->pinned);
+	if (WARN_ON_ONCE(buf->vaddr || buf->pinned))
+		atomic_long_sub(buf->pinned, &udmabuf_stats.live_pins);
 	/* The references of a run of pages of one folio go at once. */
 	for (pg = 0; buf->folios && pg < buf->pagecount; pg += n) {
 		for (n = 1; pg + n < buf->pagecount &&
