@@ -45,6 +45,7 @@ static long now_ms(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* move_notify calls @slot got so far, or UINT64_MAX. */
 static uint64_t imp_moves(int imp, int slot)
 {
 	struct udmabuf_importer_info i;

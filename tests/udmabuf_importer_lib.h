@@ -42,6 +42,5 @@ static inline int imp_info(int imp, uint32_t slot, struct udmabuf_importer_info 
 	return ioctl(imp, UDMABUF_IMPORTER_INFO, i);
 }
 
-/* move_notify calls @slot got so far, or UINT64_MAX. */
 
 #endif
