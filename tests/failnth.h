@@ -22,10 +22,51 @@
 /* Give up on an operation that still reaches injection points after this. */
 #define FAILNTH_MAX	4000
 
-/* The thread's fail-nth file, or -1 on a kernel without fault injection. */
+static inline int failnth_knob(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int ret = -1;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, val, strlen(val)) == (ssize_t)strlen(val))
+		ret = 0;
+	close(fd);
+	return ret;
+}
+
+/*
+ * The thread's fail-nth file, or -1 on a kernel without fault injection.
+ * GFP_KERNEL and order-0 allocations become injection points too (by
+ * default they never fail), with no stack trace per injected failure.
+ */
 static inline int failnth_open(void)
 {
-	return open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	static const char *const knobs[][2] = {
+		{ "failslab/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-highmem", "N" },
+		{ "fail_page_alloc/min-order", "0" },
+		{ "failslab/verbose", "0" },
+		{ "fail_page_alloc/verbose", "0" },
+		{ "fail_usercopy/verbose", "0" },
+	};
+	char path[128];
+	unsigned int i;
+	int fd;
+
+	fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s",
+			 knobs[i][0]);
+		if (failnth_knob(path, knobs[i][1])) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
 }
 
 /* Fail the @n-th injection point from now (0: none). */
@@ -54,8 +95,9 @@ static inline bool failnth_fired(int fd)
 
 /*
  * The thread's state that a failed call must leave as it was: open files,
- * mappings, and the udmabuf module's live objects (its debugfs gauges, -1
- * where it has none).
+ * mappings, and the modules' live objects (their debugfs gauges, -1 for a
+ * module not loaded): udmabuf's buffers, pins and watches, hmm_mirror's
+ * mirrors and device pages.
  */
 struct failnth_state {
 	int fds;
@@ -63,6 +105,8 @@ struct failnth_state {
 	long buffers;
 	long pins;
 	long watches;
+	long mirrors;
+	long devpages;
 };
 
 static inline int failnth_count_fds(void)
@@ -93,12 +137,16 @@ static inline int failnth_count_maps(void)
 	return n;
 }
 
-static inline long failnth_gauge(const char *name)
+#define FAILNTH_UDMABUF	"/sys/kernel/debug/udmabuf/stats"
+#define FAILNTH_HMM	"/sys/kernel/debug/hmm_mirror/stats"
+
+/* Gauge @name of stats file @path, or -1. */
+static inline long failnth_gauge(const char *path, const char *name)
 {
 	char line[128];
 	size_t len = strlen(name);
 	long val = -1;
-	FILE *f = fopen("/sys/kernel/debug/udmabuf/stats", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -113,19 +161,30 @@ static inline void failnth_snapshot(struct failnth_state *s)
 {
 	s->fds = failnth_count_fds();
 	s->maps = failnth_count_maps();
-	s->buffers = failnth_gauge("live_buffers");
-	s->pins = failnth_gauge("live_pins");
-	s->watches = failnth_gauge("live_watches");
+	s->buffers = failnth_gauge(FAILNTH_UDMABUF, "live_buffers");
+	s->pins = failnth_gauge(FAILNTH_UDMABUF, "live_pins");
+	s->watches = failnth_gauge(FAILNTH_UDMABUF, "live_watches");
+	s->mirrors = failnth_gauge(FAILNTH_HMM, "live_mirrors");
+	s->devpages = failnth_gauge(FAILNTH_HMM, "device_pages");
 }
 
-/* What differs between @a and @b, as text in @out; false if nothing. */
+/*
+ * What differs between @a and @b, as text in @out; false if nothing.  With
+ * @objects, only the modules' objects that a call makes and frees as a
+ * whole (buffers, pins, watches, mirrors) count.
+ */
 static inline bool failnth_differs(const struct failnth_state *a,
 				   const struct failnth_state *b,
-				   char *out, size_t size)
+				   bool objects, char *out, size_t size)
 {
-	snprintf(out, size, "fds %d->%d maps %d->%d buffers %ld->%ld pins %ld->%ld watches %ld->%ld",
+	snprintf(out, size,
+		 "fds %d->%d maps %d->%d buffers %ld->%ld pins %ld->%ld watches %ld->%ld mirrors %ld->%ld device pages %ld->%ld",
 		 a->fds, b->fds, a->maps, b->maps, a->buffers, b->buffers,
-		 a->pins, b->pins, a->watches, b->watches);
+		 a->pins, b->pins, a->watches, b->watches, a->mirrors,
+		 b->mirrors, a->devpages, b->devpages);
+	if (objects)
+		return a->buffers != b->buffers || a->pins != b->pins ||
+		       a->watches != b->watches || a->mirrors != b->mirrors;
 	return memcmp(a, b, sizeof(*a)) != 0;
 }
 
@@ -257,7 +316,10 @@ static inline int failnth_sweep(int fnth, const struct failnth_op *op,
 			goto fail;
 		}
 		failnth_snapshot(&s1);
-		failnth_arm(fnth, n);
+		if (failnth_arm(fnth, n)) {
+			snprintf(what, sizeof(what), "cannot arm fail-nth: %m");
+			goto fail;
+		}
 		ret = op->run(ctx);
 		fired = failnth_fired(fnth);
 		if (ret && !failnth_allowed(op, ret)) {
@@ -271,9 +333,15 @@ static inline int failnth_sweep(int fnth, const struct failnth_op *op,
 				 failnth_ret_name(ret));
 			goto fail;
 		}
-		if (ret && op->atomic) {
+		/*
+		 * A failed call leaves nothing: with @atomic nothing at all,
+		 * else none of the modules' whole objects (the steps of
+		 * @run that succeeded may have left their fds and pages).
+		 */
+		if (ret) {
 			failnth_snapshot(&s2);
-			if (failnth_differs(&s1, &s2, diff, sizeof(diff))) {
+			if (failnth_differs(&s1, &s2, !op->atomic, diff,
+					    sizeof(diff))) {
 				snprintf(what, sizeof(what),
 					 "failed (%s) but left %s",
 					 failnth_ret_name(ret), diff);
@@ -287,7 +355,7 @@ static inline int failnth_sweep(int fnth, const struct failnth_op *op,
 		}
 		op->put(ctx);
 		failnth_snapshot(&s2);
-		if (failnth_differs(&s0, &s2, diff, sizeof(diff))) {
+		if (failnth_differs(&s0, &s2, false, diff, sizeof(diff))) {
 			snprintf(what, sizeof(what),
 				 "after %s and closing everything: %s",
 				 failnth_ret_name(ret), diff);

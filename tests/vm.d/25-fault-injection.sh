@@ -5,20 +5,10 @@
 # Then both modules must unload and, with kmemleak, nothing may leak.
 . "$TOP/tests/vm-lib.sh"
 rc=0
-dbg=/sys/kernel/debug
-if [ -e /proc/self/fail-nth ]; then
-	# Without these, GFP_KERNEL and order-0 allocations never fail.  No
-	# stack trace per injected failure: the log stays readable.
-	for a in failslab fail_page_alloc fail_usercopy; do
-		echo 0 > $dbg/$a/verbose || rc=1
-	done
-	echo N > $dbg/failslab/ignore-gfp-wait || rc=1
-	echo N > $dbg/fail_page_alloc/ignore-gfp-wait || rc=1
-	echo N > $dbg/fail_page_alloc/ignore-gfp-highmem || rc=1
-	echo 0 > $dbg/fail_page_alloc/min-order || rc=1
-else
+# The sweeps set the fault-injection knobs they need themselves
+# (tests/failnth.h); without fault injection they skip.
+[ -e /proc/self/fail-nth ] ||
 	echo "# no fault injection in this kernel: the sweeps skip (make test DEBUG=1)"
-fi
 spm=
 grep -q '^180000000-19fffffff : Reserved' /proc/iomem &&
 	spm="spm_addr_dev0=0x180000000 spm_addr_dev1=0x190000000"
