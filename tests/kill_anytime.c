@@ -3,15 +3,19 @@
  * kill_anytime: a process killed (SIGKILL) in the middle of the modules'
  * long operations leaves nothing behind.
  *  - create_list_1g: during a 1 GiB UDMABUF_CREATE_LIST (1024 entries of
- *    1 MiB over holes that the create fills);
+ *    1 MiB over holes that the create fills), 0 to 300 ms after the fill
+ *    began;
  *  - refill_256: while it refills, by faults or by write(2), pages that
  *    256 buffers watch;
  *  - hmm_migrate: while it migrates 64 MiB to the device and back.
- * Each is killed at several delays, and must go within WAIT_S.  Afterwards
- * the 256 buffers (which this process holds) each read what the memfd
- * holds, the udmabuf module has no buffer, pin or watch left but these
- * (its debugfs gauges), and the memory the child used is freed.  The runner then checks kmemleak, the guest log,
- * and that both modules unload.
+ * Each is killed at several delays, and must die of the SIGKILL within
+ * WAIT_S.  Afterwards the 256 buffers (which this process holds) each read
+ * what the memfd holds, the modules hold nothing of the dead process
+ * (their debugfs gauges: udmabuf's buffers, pins and watches, hmm_mirror's
+ * mirrors and device pages), and its memory is freed.  A create killed
+ * halfway through its fill must stop there (it fills fewer pages than a
+ * whole create).  The runner then checks kmemleak, the guest log, and that
+ * both modules unload.
  */
 #include "udmabuf_lib.h"
 
@@ -31,7 +35,10 @@ static const int delays_ms[] = { 5, 50, 200, 1000, 3000 };
 /* The longest a killed child took to go, in ms. */
 static int slowest_ms;
 
-/* Kill @pid after @ms and reap it (bounded); 0 or -1. */
+/*
+ * Kill @pid after @ms and reap it (bounded): 0, -1 if it did not go, or
+ * its wait status if something else than the kill ended it.
+ */
 static int kill_after(pid_t pid, int ms)
 {
 	struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
@@ -43,7 +50,9 @@ static int kill_after(pid_t pid, int ms)
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			if (i * 10 > slowest_ms)
 				slowest_ms = i * 10;
-			return 0;
+			/* Not a child that failed before the kill came. */
+			return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ?
+			       0 : st;
 		}
 		usleep(10000);
 	}
@@ -52,12 +61,16 @@ static int kill_after(pid_t pid, int ms)
 
 static bool gauges_zero(char *why, size_t len)
 {
-	long b = failnth_gauge("live_buffers");
-	long p = failnth_gauge("live_pins");
-	long w = failnth_gauge("live_watches");
+	long b = failnth_gauge(FAILNTH_UDMABUF, "live_buffers");
+	long p = failnth_gauge(FAILNTH_UDMABUF, "live_pins");
+	long w = failnth_gauge(FAILNTH_UDMABUF, "live_watches");
+	long m = failnth_gauge(FAILNTH_HMM, "live_mirrors");
+	long d = failnth_gauge(FAILNTH_HMM, "device_pages");
 
-	snprintf(why, len, "live buffers %ld, pins %ld, watches %ld", b, p, w);
-	return !b && !p && !w;
+	snprintf(why, len,
+		 "live buffers %ld, pins %ld, watches %ld, mirrors %ld, device pages %ld",
+		 b, p, w, m, d);
+	return !b && !p && !w && !m && !d;
 }
 
 /* The child of create_list_1g: holes, then one 1 GiB CREATE_LIST. */
@@ -110,12 +123,13 @@ FIXTURE_TEARDOWN(kill)
 TEST_F_TIMEOUT(kill, create_list_1g, 900)
 {
 	long shmem0 = ub_meminfo("Shmem");
-	char why[128];
-	int d, done = 0;
+	int d, i, done = 0, cut = 0;
+	char why[160];
 
 	ASSERT_TRUE(gauges_zero(why, sizeof(why))) TH_LOG("before: %s", why);
 	ASSERT_EQ(0, write_long(SIZE_LIMIT, 1024));
 	for (d = 0; d < ARRAY_SIZE(delays_ms); d++) {
+		long filled = failnth_gauge(FAILNTH_UDMABUF, "lazy_pages");
 		int p[2];
 		char c;
 		pid_t pid;
@@ -128,17 +142,28 @@ TEST_F_TIMEOUT(kill, create_list_1g, 900)
 			create_1g(p[1]);
 		}
 		close(p[1]);
-		ASSERT_EQ(0, kill_after(pid, delays_ms[d]))
-			TH_LOG("the killed child did not go in %d s", WAIT_S);
+		/* Into the fill: once the create took its first pages. */
+		for (i = 0; i < WAIT_S * 100 &&
+		     failnth_gauge(FAILNTH_UDMABUF, "lazy_pages") == filled; i++)
+			usleep(10000);
+		ASSERT_EQ(0, kill_after(pid, delays_ms[d] / 10))
+			TH_LOG("the child did not die of the kill within %d s",
+			       WAIT_S);
 		done += read(p[0], &c, 1) == 1;
 		close(p[0]);
 		ASSERT_TRUE(gauges_zero(why, sizeof(why)))
 			TH_LOG("killed after %d ms: %s", delays_ms[d], why);
+		/* The fill stopped partway: fewer pages than a whole create. */
+		filled = failnth_gauge(FAILNTH_UDMABUF, "lazy_pages") - filled;
+		cut += filled > 0 && filled < (1L << 30) / PS;
 	}
 	/* The memfd's 1 GiB went with the child. */
 	EXPECT_GT(shmem0 + 64 * 1024, ub_meminfo("Shmem"));
-	printf("# %d of %zu creates came through before the kill; the slowest child went %d ms after it\n",
-	       done, ARRAY_SIZE(delays_ms), slowest_ms);
+	printf("# %d of %zu creates came through before the kill, %d stopped halfway; the slowest child went %d ms after it\n",
+	       done, ARRAY_SIZE(delays_ms), cut, slowest_ms);
+	/* Kills that landed while the create was filling stopped it. */
+	EXPECT_EQ(ARRAY_SIZE(delays_ms), done + cut);
+	EXPECT_LT(0, cut);
 }
 
 #define NBUF	256
@@ -226,7 +251,7 @@ static void killed_refill(struct __test_metadata *_metadata,
 	static char want[PAGES * PS];
 	unsigned int gen = 1;
 	int d, i, completed = 0;
-	char why[128];
+	char why[160];
 
 	for (d = 0; d < ARRAY_SIZE(delays_ms); d++) {
 		unsigned long pg;
@@ -256,9 +281,9 @@ static void killed_refill(struct __test_metadata *_metadata,
 					       i, pg, delays_ms[d] / 5);
 	}
 	/* This process's buffers, and nothing else, live; then nothing. */
-	EXPECT_EQ(NBUF, failnth_gauge("live_buffers"));
-	EXPECT_EQ(NBUF, failnth_gauge("live_watches"));
-	EXPECT_EQ(0, failnth_gauge("live_pins"));
+	EXPECT_EQ(NBUF, failnth_gauge(FAILNTH_UDMABUF, "live_buffers"));
+	EXPECT_EQ(NBUF, failnth_gauge(FAILNTH_UDMABUF, "live_watches"));
+	EXPECT_EQ(0, failnth_gauge(FAILNTH_UDMABUF, "live_pins"));
 	close_buffers(self);
 	EXPECT_TRUE(gauges_zero(why, sizeof(why))) TH_LOG("%s", why);
 	printf("# %d of %zu refills came through before the kill\n",
@@ -282,20 +307,25 @@ TEST_F_TIMEOUT(refill, by_write, 600)
 static void migrate_loop(void)
 {
 	struct hmm_dmirror_cmd cmd = { .npages = HMM_SIZE / PS };
-	char *p;
+	char *p, *back;
 	int fd;
 
 	fd = open(HMM_DEV, O_RDWR);
 	p = mmap(NULL, HMM_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (fd < 0 || p == MAP_FAILED)
+	/* Where a migration to the device copies what the device holds. */
+	back = mmap(NULL, HMM_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (fd < 0 || p == MAP_FAILED || back == MAP_FAILED)
 		_exit(2);
 	memset(p, 0x5a, HMM_SIZE);
 	cmd.addr = (uintptr_t)p;
+	cmd.ptr = (uintptr_t)back;
+	/* Exit status 10 + errno: a migration failed before the kill. */
 	for (;;) {
 		if (ioctl(fd, HMM_DMIRROR_MIGRATE_TO_DEV, &cmd) ||
 		    ioctl(fd, HMM_DMIRROR_MIGRATE_TO_SYS, &cmd))
-			_exit(3);
+			_exit(10 + errno);
 	}
 }
 
@@ -313,10 +343,13 @@ TEST_F_TIMEOUT(kill, hmm_migrate, 600)
 		if (!pid)
 			migrate_loop();
 		ASSERT_EQ(0, kill_after(pid, delays_ms[d] * 2))
-			TH_LOG("the killed child did not go in %d s", WAIT_S);
+			TH_LOG("the child did not die of the kill within %d s",
+			       WAIT_S);
 	}
-	/* The child's 64 MiB went with it, device pages included. */
+	/* The child's 64 MiB went with it, and its mirror and device pages. */
 	EXPECT_GT(anon0 + 16 * 1024, ub_meminfo("AnonPages"));
+	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "live_mirrors"));
+	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
 }
 
 TEST_HARNESS_MAIN
