@@ -14,9 +14,15 @@ export VM_APPEND += pci=noacpi
 # The fault-injection sweeps run on: a WARN is a finding that the log scan
 # reports, not the end of the run.
 export VM_APPEND += panic_on_warn=0
+# Every part under KASAN and lockdep on one vCPU takes well over the 15
+# minutes vm.sh allows a guest by default, and a part may take over the
+# 25 minutes tests/run-in-vm.sh allows it.
+export VM_TIMEOUT ?= 5400
+PART_TIMEOUT ?= 3600
 else ifeq ($(DEBUG),0)
 KOBJ := $(B)/kernel
 FRAGMENTS := kernel/config/vm.config
+PART_TIMEOUT ?= 1500
 else
 $(error DEBUG must be 0 or 1, not '$(DEBUG)')
 endif
@@ -118,7 +124,7 @@ MN_RUN := $(if $(filter 0,$(DEBUG)),$(if $(PARTS),$(filter 20%,$(PARTS)),20))
 test: udmabuf-tests
 test: modules tests display $(if $(MN_RUN),move-notify-kernel)
 	@mkdir -p $(VM_OUT)
-	@set +e; $(VM) -- env PARTS='$(PARTS)' MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
+	@set +e; $(VM) -- env PARTS='$(PARTS)' PART_TIMEOUT=$(PART_TIMEOUT) MODDIR=$(MODDIR) KOBJ=$(KOBJ) tests/run-in-vm.sh | tee $(VM_OUT)/test-output.log; \
 	rc=$${PIPESTATUS[0]}; kernels="$$(scripts/kernel-desc.sh $(KOBJ))"; \
 	if [ -n '$(MN_RUN)' ]; then \
 		mkdir -p $(MN_OUT); \
