@@ -13,8 +13,9 @@
  * nothing else, so a seed repeats each thread's sequence of ops (how far a
  * thread gets in the time differs, and so does the interleaving): thread i
  * of seed S alone is "--seed S+i --threads 1".  --trace prints every op as
- * it starts; --no-hmm-release leaves HMM_DMIRROR_RELEASE out (it races with
- * migrations in hmm_mirror.ko as of this writing: see the commit message).
+ * it starts; --no-hmm-release leaves HMM_DMIRROR_RELEASE out (to tell its
+ * races with migrations, which the fuzzer found and
+ * tests/hmm_mirror_release.c now covers, from anything else).
  *
  * Each thread has its own sealed memfd (shmem, shmem THP or hugetlb, the
  * seed decides), a model of what each of its pages holds (udmabuf_fuzz_ops.h),
