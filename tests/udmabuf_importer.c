@@ -770,6 +770,7 @@ struct race {
 	volatile bool stop;
 	unsigned int gens;	/* generations the writer wrote */
 	long bad_page;		/* a READ found a foreign page here, or -1 */
+	uint64_t bad_word;	/* ... whose first word was this */
 };
 
 /* The creator punches and rewrites pages [8, 16) until told to stop. */
@@ -845,8 +846,10 @@ TEST(race)
 			uint64_t w = copy[pg * (PS / 8)];
 
 			if (w && (w >> 48 != TAG_MAGIC ||
-				  (w >> 24 & 0xffffff) != pg))
+				  (w >> 24 & 0xffffff) != pg)) {
 				r.bad_page = pg;
+				r.bad_word = w;
+			}
 		}
 		rounds++;
 	}
@@ -854,7 +857,10 @@ TEST(race)
 	pthread_join(writer, NULL);
 	pthread_join(other, NULL);
 	EXPECT_EQ(0, err) TH_LOG("MAP or READ: %s", strerror(err));
-	EXPECT_EQ(-1, r.bad_page);
+	EXPECT_EQ(-1, r.bad_page)
+		TH_LOG("page %ld read %#llx in round %d (generation %u)",
+		       r.bad_page, (unsigned long long)r.bad_word, rounds,
+		       r.gens);
 	/* Quiet now: mapping again shows the last generation. */
 	ASSERT_EQ(0, imp_op(imp, UDMABUF_IMPORTER_MAP, s));
 	ASSERT_EQ(0, imp_read(imp, s, 0, copy, SMALL_PAGES * PS));
