@@ -33,7 +33,7 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 	echo scan > /sys/kernel/debug/kmemleak
 	sleep 6
 	echo scan > /sys/kernel/debug/kmemleak
-	leaks=$(grep -c '^unreferenced object' /sys/kernel/debug/kmemleak)
+	leaks=$(. "$top/tests/vm-lib.sh" && kmemleak_count)
 	if [ "$leaks" = 0 ]; then
 		echo "ok - kmemleak found no leaks"
 	else
