@@ -97,7 +97,10 @@ struct hmir_chunk {
 	struct hmir_device	*mdev;
 	struct list_head	node;		/* in hmir_device.chunks */
 	struct resource		*res;		/* device private only */
+	/* Under the device's free_lock: */
 	bool			dying;		/* pages not to be reused */
+	/* Pages taken off the free list whose refcount is not set yet. */
+	unsigned int		handing_out;
 };
 
 struct hmir_device {
@@ -116,8 +119,6 @@ struct hmir_device {
 	spinlock_t		free_lock;	/* protects the fields below */
 	struct page		*free_pages;	/* via page->zone_device_data */
 	unsigned long		nr_free;
-	/* Pages taken off the free list whose refcount is not set yet. */
-	unsigned int		handing_out;
 
 	struct mutex		mirrors_lock;	/* protects mirrors */
 	/* open files, through hmir_mirror.node */
@@ -253,9 +254,14 @@ static struct page *hmir_backing(struct page *page)
 	return page;
 }
 
+static struct hmir_chunk *hmir_page_chunk(struct page *page)
+{
+	return container_of(page->pgmap, struct hmir_chunk, pagemap);
+}
+
 static struct hmir_device *hmir_page_device(struct page *page)
 {
-	return container_of(page->pgmap, struct hmir_chunk, pagemap)->mdev;
+	return hmir_page_chunk(page)->mdev;
 }
 
 /* Clears the entries of [start, end).  Called with mir->lock held. */
@@ -717,6 +723,7 @@ unlock:
 static struct page *hmir_alloc_devpage(struct hmir_device *mdev)
 {
 	struct page *backing = NULL, *page;
+	struct hmir_chunk *chunk;
 	int tries;
 
 	if (hmir_is_private(mdev)) {
@@ -728,16 +735,18 @@ static struct page *hmir_alloc_devpage(struct hmir_device *mdev)
 		spin_lock(&mdev->free_lock);
 		page = mdev->free_pages;
 		if (page) {
+			chunk = hmir_page_chunk(page);
 			mdev->free_pages = page->zone_device_data;
 			mdev->nr_free--;
-			mdev->handing_out++;
+			/* Before anyone may see the page in use. */
+			page->zone_device_data = backing;
+			chunk->handing_out++;
 		}
 		spin_unlock(&mdev->free_lock);
 		if (page) {
 			zone_device_page_init(page);
-			page->zone_device_data = backing;
 			spin_lock(&mdev->free_lock);
-			mdev->handing_out--;
+			chunk->handing_out--;
 			spin_unlock(&mdev->free_lock);
 			atomic64_inc(&hmir_totals.device_pages);
 			return page;
@@ -853,22 +862,25 @@ static const struct dev_pagemap_ops hmir_pagemap_ops = {
 };
 
 /*
- * Does a page of @chunk have a user (mapped, or held by a migration), or
- * may one be about to get it (taken off the free list before the chunk
- * was dying, its refcount not set yet)?
+ * Is a page of @chunk being handed out: taken off the free list before
+ * the chunk was dying, its refcount and lock not set yet?
  */
+static bool hmir_chunk_handing_out(struct hmir_chunk *chunk)
+{
+	bool ret;
+
+	spin_lock(&chunk->mdev->free_lock);
+	ret = chunk->handing_out;
+	spin_unlock(&chunk->mdev->free_lock);
+	return ret;
+}
+
+/* Does a page of @chunk have a user (mapped, or held by a migration)? */
 static bool hmir_chunk_busy(struct hmir_chunk *chunk)
 {
-	struct hmir_device *mdev = chunk->mdev;
 	unsigned long pfn = chunk->pagemap.range.start >> PAGE_SHIFT;
 	unsigned long last = chunk->pagemap.range.end >> PAGE_SHIFT;
-	bool handing_out;
 
-	spin_lock(&mdev->free_lock);
-	handing_out = mdev->handing_out;
-	spin_unlock(&mdev->free_lock);
-	if (handing_out)
-		return true;
 	for (; pfn <= last; pfn++)
 		if (page_ref_count(pfn_to_page(pfn)))
 			return true;
@@ -912,14 +924,25 @@ static void hmir_evict_once(struct hmir_chunk *chunk, unsigned long *src,
 static void hmir_evict_chunk(struct hmir_chunk *chunk)
 {
 	unsigned long npages = range_len(&chunk->pagemap.range) >> PAGE_SHIFT;
-	unsigned long *src, *dst;
+	unsigned long *src, *dst, tries;
 
+	/*
+	 * The chunk is dying: no page of it leaves the free list any more.
+	 * Those that already did must be initialised (referenced and
+	 * locked) before a pass may see them.
+	 */
+	while (hmir_chunk_handing_out(chunk))
+		usleep_range(100, 200);
 	src = kvcalloc(npages, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
 	dst = kvcalloc(npages, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
-	for (;;) {
+	for (tries = 0;; tries++) {
 		hmir_evict_once(chunk, src, dst);
 		if (!hmir_chunk_busy(chunk))
 			break;
+		/* A page pinned (GUP) for long holds the release up. */
+		if (tries == 10000)
+			dev_warn(&chunk->mdev->dev,
+				 "release waits for a device page in use\n");
 		usleep_range(500, 1000);
 	}
 	kvfree(src);
