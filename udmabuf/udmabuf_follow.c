@@ -73,13 +73,24 @@ static void udmabuf_span_add(struct udmabuf_span *span, pgoff_t pg)
 static void udmabuf_zap(struct udmabuf *buf, const struct udmabuf_span *span)
 {
 	struct dma_buf *dmabuf = READ_ONCE(buf->dmabuf);
+	struct file *file;
 
 	/* Before it is exported, the buffer has no view to tell. */
 	if (span->lo > span->hi || !dmabuf)
 		return;
-	unmap_mapping_range(dmabuf->file->f_mapping,
+	/*
+	 * The dma-buf's file goes before the buffer: its inode is evicted
+	 * on the last fput, and the buffer released (its watches removed)
+	 * only after.  A file nobody holds has no mmap to zap; one held
+	 * stays while we zap.
+	 */
+	file = dmabuf->file;
+	if (!atomic_long_inc_not_zero(&file->f_count))
+		return;
+	unmap_mapping_range(file->f_mapping,
 			    (loff_t)span->lo << PAGE_SHIFT,
 			    (loff_t)(span->hi - span->lo + 1) << PAGE_SHIFT, 1);
+	fput(file);
 }
 
 /*

@@ -10,7 +10,7 @@ load "$MODDIR/udmabuf_importer/udmabuf_importer.ko" || rc=1
 for t in ${UDMABUF_TESTS:-udmabuf_upstream udmabuf_hugetlb_resv \
 		udmabuf_errors udmabuf_follow udmabuf_fallocate udmabuf_race \
 		udmabuf_readers udmabuf_sigbus udmabuf_stress udmabuf_importer \
-		udmabuf_matrix udmabuf_memory}; do
+		udmabuf_matrix udmabuf_memory udmabuf_close_race}; do
 	run "$t" "$B/tests/$t" || rc=1
 done
 sed 's/^/# udmabuf stats: /' /sys/kernel/debug/udmabuf/stats 2>/dev/null
