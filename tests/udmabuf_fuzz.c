@@ -458,27 +458,6 @@ static const struct {
 
 static const char * const kind_name[] = { "shmem", "shmem THP", "hugetlb" };
 
-/* A 2 MiB aligned shared mapping of @fd in a reservation of size + 2 MiB. */
-static uint64_t *map_memfd(struct fz_thread *t, size_t size)
-{
-	char *raw, *p;
-
-	raw = mmap(NULL, size + HPS, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		   -1, 0);
-	if (raw == MAP_FAILED)
-		return NULL;
-	p = (char *)(((uintptr_t)raw + HPS - 1) & ~(HPS - 1));
-	if (p > raw)
-		munmap(raw, p - raw);
-	munmap(p + size, raw + HPS - p);
-	if (mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 t->memfd, 0) == MAP_FAILED)
-		return NULL;
-	if (t->kind == UB_THP)
-		madvise(p, size, MADV_HUGEPAGE);
-	return (uint64_t *)p;
-}
-
 static bool thread_setup(struct fz_thread *t)
 {
 	size_t list_bytes = sizeof(struct udmabuf_create_list) +
@@ -505,7 +484,7 @@ static bool thread_setup(struct fz_thread *t)
 		fz_fail(t, "memfd: %s", strerror(errno));
 		return false;
 	}
-	t->mem = map_memfd(t, MPAGES * PS);
+	t->mem = ub_map_memfd(t->kind, t->memfd, MPAGES * PS);
 	if (t->kind != UB_HUGETLB)
 		t->priv = mmap(NULL, MPAGES * PS, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE, t->memfd, 0);

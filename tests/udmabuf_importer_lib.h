@@ -22,8 +22,8 @@ static inline int imp_op(int imp, unsigned long cmd, unsigned long slot)
 	return ioctl(imp, cmd, slot);
 }
 
-static inline int imp_read(int imp, uint32_t slot, uint64_t off, void *out,
-		    uint64_t len)
+static inline int imp_read(int imp, uint32_t slot, uint64_t off,
+			   void *out, uint64_t len)
 {
 	struct udmabuf_importer_read r = {
 		.slot = slot,
@@ -35,7 +35,8 @@ static inline int imp_read(int imp, uint32_t slot, uint64_t off, void *out,
 	return ioctl(imp, UDMABUF_IMPORTER_READ, &r);
 }
 
-static inline int imp_info(int imp, uint32_t slot, struct udmabuf_importer_info *i)
+static inline int imp_info(int imp, uint32_t slot,
+			   struct udmabuf_importer_info *i)
 {
 	memset(i, 0, sizeof(*i));
 	i->slot = slot;

@@ -55,7 +55,11 @@ static inline int ub_memfd(enum ub_kind kind, size_t size)
 	return fd;
 }
 
-/* A shared mapping of the whole memfd, 2 MiB aligned (THP needs that). */
+/*
+ * A shared mapping of the whole memfd, 2 MiB aligned (THP needs that); the
+ * rest of the reservation it is carved from is unmapped, so that
+ * munmap(map, size) leaves nothing behind.
+ */
 static inline uint64_t *ub_map_memfd(enum ub_kind kind, int fd, size_t size)
 {
 	char *raw, *p;
@@ -65,6 +69,9 @@ static inline uint64_t *ub_map_memfd(enum ub_kind kind, int fd, size_t size)
 	if (raw == MAP_FAILED)
 		return NULL;
 	p = (char *)(((uintptr_t)raw + HPS - 1) & ~(HPS - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	munmap(p + size, raw + HPS - p);
 	if (mmap(p, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		 fd, 0) == MAP_FAILED)
 		return NULL;
