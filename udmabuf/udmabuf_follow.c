@@ -15,8 +15,8 @@
  *  - a fault in any mm that maps folios of the range (and a UFFDIO_COPY
  *    into shmem, which installs an entry as a fault does) calls
  *    udmabuf_update(), and a write(2) udmabuf_written(): the buffer takes
- *    the new folios of its holes and zaps the zero pages its CPU mmaps had
- *    there;
+ *    the new folios of its holes (from the update itself when it
+ *    validates) and zaps the zero pages its CPU mmaps had there;
  *  - accesses that go through the driver (SYNC, map, vmap, pin) look the
  *    holes up again, in case a refill was missed (follow_faults unset).
  *
@@ -133,14 +133,48 @@ static void udmabuf_set(struct udmabuf *buf, pgoff_t pg, struct folio *folio)
 	buf->gen++;
 }
 
+/* The folio that @update mapped at memfd page @idx, not referenced. */
+static struct folio *udmabuf_update_at(const struct mmu_notifier_update *u,
+				       pgoff_t idx)
+{
+	return pfn_folio(u->pfn + (idx - u->pgoff));
+}
+
+/*
+ * The folio that @u, a validated update, mapped at memfd page @idx of @seg,
+ * referenced, if it is still the page cache's: a reference taken and its
+ * mapping and index checked, as a page cache lookup would.  NULL otherwise.
+ */
+static struct folio *udmabuf_update_folio(struct udmabuf_seg *seg,
+					  const struct mmu_notifier_update *u,
+					  pgoff_t idx)
+{
+	struct folio *folio;
+
+	if (!u)
+		return NULL;
+	folio = udmabuf_update_at(u, idx);
+	if (!folio_try_get(folio))
+		return NULL;
+	if (READ_ONCE(folio->mapping) != seg->memfd->f_mapping ||
+	    idx - folio->index >= folio_nr_pages(folio)) {
+		folio_put(folio);
+		return NULL;
+	}
+	return folio;
+}
+
 /*
  * Under buf->lock: give the holes of buffer pages [@first, @first + @nr)
  * the folios the page cache has there, allocating the remaining holes if
- * @alloc.  Pages whose CPU mmaps had the zero page go into @zapped.
+ * @alloc.  Pages whose CPU mmaps had the zero page go into @zapped.  The
+ * folios that @update mapped, if not NULL, are taken without a lookup:
+ * @update was validated under buf->lock.
  */
 static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			       bool alloc, struct udmabuf_span *zapped,
-			       atomic_long_t *count)
+			       atomic_long_t *count,
+			       const struct mmu_notifier_update *update)
 {
 	pgoff_t pg = first, end = first + nr;
 
@@ -167,7 +201,9 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 		}
 		seg = udmabuf_seg_of(buf, pg);
 		idx = seg->first + (pg - seg->start);
-		folio = udmabuf_cache_get(seg->memfd, idx, alloc);
+		folio = udmabuf_update_folio(seg, update, idx);
+		if (!folio)
+			folio = udmabuf_cache_get(seg->memfd, idx, alloc);
 		if (IS_ERR(folio))
 			return PTR_ERR(folio);
 		if (!folio) {
@@ -215,7 +251,7 @@ int udmabuf_fill(struct udmabuf *buf, pgoff_t first, pgoff_t nr, bool alloc)
 
 	mutex_lock(&buf->lock);
 	ret = udmabuf_fill_locked(buf, first, nr, alloc, &zapped,
-				  &udmabuf_stats.lazy_pages);
+				  &udmabuf_stats.lazy_pages, NULL);
 	mutex_unlock(&buf->lock);
 	udmabuf_zap(buf, &zapped);
 	return ret;
@@ -251,7 +287,8 @@ int udmabuf_pin_pages(struct udmabuf *buf)
 	mutex_lock(&buf->lock);
 	if (!buf->pinned)
 		ret = udmabuf_fill_locked(buf, 0, buf->pagecount, true,
-					  &zapped, &udmabuf_stats.lazy_pages);
+					  &zapped, &udmabuf_stats.lazy_pages,
+					  NULL);
 	if (!ret) {
 		buf->pinned++;
 		atomic_long_inc(&udmabuf_stats.live_pins);
@@ -319,99 +356,130 @@ static bool udmabuf_seg_span(const struct udmabuf_seg *seg, pgoff_t first,
 	return true;
 }
 
+/*
+ * Under buf->lock: buffer pages [@pg, @pg + @nr) of @seg whose folios left
+ * the page cache.  An unpinned buffer zaps their CPU mmaps, then lets go of
+ * them: their memory comes back.  A pinned one keeps them, stale.  The
+ * pages let go of go into @changed.  A fault that refilled a page between
+ * the removal of its folio and the removal's call does this itself.
+ */
+static void udmabuf_drop_removed(struct udmabuf_seg *seg, pgoff_t pg,
+				 pgoff_t nr, struct udmabuf_span *changed)
+{
+	struct address_space *mapping = seg->memfd->f_mapping;
+	struct udmabuf *buf = seg->buf;
+	/* Filled before it is read: not worth zeroing on every fault. */
+	struct folio_batch fbatch __uninitialized;
+	pgoff_t i;
+
+	for (i = pg; i < pg + nr; i++) {
+		struct folio *folio = buf->folios[i];
+
+		/* Parts of a large folio that a punch zeroed stay cached. */
+		if (!folio || READ_ONCE(folio->mapping) == mapping)
+			continue;
+		if (!buf->pinned) {
+			udmabuf_span_add(changed, i);
+		} else if (!test_and_set_bit(i, buf->stale)) {
+			atomic_long_inc(&udmabuf_stats.frozen_pages);
+		}
+	}
+	if (changed->lo > changed->hi)
+		return;
+	udmabuf_zap(buf, changed);
+	folio_batch_init(&fbatch);
+	for (i = changed->lo; i <= changed->hi; i++) {
+		struct folio *folio = buf->folios[i];
+
+		if (!folio || READ_ONCE(folio->mapping) == mapping)
+			continue;
+		WRITE_ONCE(buf->folios[i], NULL);
+		buf->holes++;
+		buf->gen++;
+		atomic_long_inc(&udmabuf_stats.removed_pages);
+		/* As a truncation frees them: a batch at a time. */
+		if (!folio_batch_add(&fbatch, folio))
+			folios_put(&fbatch);
+	}
+	folios_put(&fbatch);
+}
+
 static void udmabuf_removed(struct mapping_watch *watch, pgoff_t first,
 			    pgoff_t last)
 {
 	struct udmabuf_seg *seg = container_of(watch, struct udmabuf_seg,
 					       watch);
-	struct address_space *mapping = seg->memfd->f_mapping;
 	struct udmabuf_span changed = UDMABUF_SPAN_INIT;
-	struct udmabuf_span zapped = UDMABUF_SPAN_INIT;
 	struct udmabuf *buf = seg->buf;
-	pgoff_t pg, nr, i;
+	pgoff_t pg, nr;
 
 	if (!udmabuf_seg_span(seg, first, last, &pg, &nr))
 		return;
 	mutex_lock(&buf->lock);
-	for (i = 0; i < nr; i++) {
-		struct folio *folio = buf->folios[pg + i];
-
-		/* Parts of a large folio that a punch zeroed stay cached. */
-		if (!folio || READ_ONCE(folio->mapping) == mapping)
-			continue;
-		if (!buf->pinned)
-			udmabuf_span_add(&changed, pg + i);
-		else if (!test_and_set_bit(pg + i, buf->stale))
-			atomic_long_inc(&udmabuf_stats.frozen_pages);
-	}
-	udmabuf_zap(buf, &changed);
-	for (i = changed.lo; i <= changed.hi && changed.lo <= changed.hi; i++) {
-		struct folio *folio = buf->folios[i];
-
-		if (!folio || READ_ONCE(folio->mapping) == mapping)
-			continue;
-		udmabuf_set(buf, i, NULL);
-		atomic_long_inc(&udmabuf_stats.removed_pages);
-	}
-	/*
-	 * A fault may have refilled a page after its folio left the page
-	 * cache and before this call: its update found the old folio still
-	 * held, and did nothing.  Take what the page cache has now.
-	 */
-	if (changed.lo <= changed.hi)
-		udmabuf_fill_locked(buf, changed.lo,
-				    changed.hi - changed.lo + 1, false,
-				    &zapped, &udmabuf_stats.eager_pages);
+	udmabuf_drop_removed(seg, pg, nr, &changed);
 	mutex_unlock(&buf->lock);
 	if (changed.lo <= changed.hi)
 		udmabuf_notify(buf, false);
 }
 
-/* Memfd pages [@first, @last] may have filled holes of the buffer. */
-static void udmabuf_refilled(struct udmabuf_seg *seg, pgoff_t first,
-			     pgoff_t last, atomic_long_t *count)
+/*
+ * Memfd pages [@first, @last] were refilled: a fault mapped them (@update),
+ * or write(2) stored them.  The buffer takes the folios that fill its
+ * holes, or that replace folios gone from the page cache before the
+ * removal's call (which then finds nothing to do): straight from @update
+ * when it validates, with lookups otherwise.
+ */
+static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
+			     pgoff_t last,
+			     const struct mmu_notifier_update *update)
 {
+	struct udmabuf_seg *seg = container_of(watch, struct udmabuf_seg,
+					       watch);
+	struct udmabuf_span changed = UDMABUF_SPAN_INIT;
 	struct udmabuf_span zapped = UDMABUF_SPAN_INIT;
 	struct udmabuf *buf = seg->buf;
 	pgoff_t pg, nr, i;
 
-	if (!udmabuf_seg_span(seg, first, last, &pg, &nr))
+	if (!READ_ONCE(udmabuf_follow_faults) ||
+	    !udmabuf_seg_span(seg, first, last, &pg, &nr))
 		return;
-	/*
-	 * Most faults map pages the buffer holds: glance without the lock.
-	 * A hole filled meanwhile needs nothing, and a page a removal takes
-	 * away meanwhile is not what this fault mapped.
-	 */
-	for (i = 0; i < nr; i++)
-		if (!READ_ONCE(buf->folios[pg + i]))
+	/* Most faults map what the buffer holds: glance without the lock. */
+	for (i = 0; i < nr; i++) {
+		struct folio *folio = READ_ONCE(buf->folios[pg + i]);
+		pgoff_t idx = seg->first + (pg + i - seg->start);
+
+		if (!folio ||
+		    (update && folio != udmabuf_update_at(update, idx)))
 			break;
+	}
 	if (i == nr)
 		return;
 	mutex_lock(&buf->lock);
-	if (!buf->pinned)
-		udmabuf_fill_locked(buf, pg + i, nr - i, false, &zapped, count);
+	if (update && mapping_watch_read_retry(watch, update->seq))
+		update = NULL;
+	if (!buf->pinned) {
+		udmabuf_drop_removed(seg, pg + i, nr - i, &changed);
+		udmabuf_fill_locked(buf, pg + i, nr - i, false, &zapped,
+				    &udmabuf_stats.eager_pages, update);
+	}
 	mutex_unlock(&buf->lock);
 	udmabuf_zap(buf, &zapped);
+	if (changed.lo <= changed.hi)
+		udmabuf_notify(buf, false);
 }
 
 static void udmabuf_update(struct mapping_watch *watch,
 			   const struct mmu_notifier_update *update)
 {
-	if (!READ_ONCE(udmabuf_follow_faults))
-		return;
-	udmabuf_refilled(container_of(watch, struct udmabuf_seg, watch),
-			 update->pgoff, update->pgoff +
+	udmabuf_refilled(watch, update->pgoff, update->pgoff +
 			 ((update->end - update->start) >> PAGE_SHIFT) - 1,
-			 &udmabuf_stats.eager_pages);
+			 update);
 }
 
 static void udmabuf_written(struct mapping_watch *watch, pgoff_t first,
 			    pgoff_t last)
 {
-	if (!READ_ONCE(udmabuf_follow_faults))
-		return;
-	udmabuf_refilled(container_of(watch, struct udmabuf_seg, watch),
-			 first, last, &udmabuf_stats.eager_pages);
+	udmabuf_refilled(watch, first, last, NULL);
 }
 
 static const struct mapping_watch_ops udmabuf_watch_ops = {
@@ -489,7 +557,7 @@ vm_fault_t udmabuf_cpu_fault(struct udmabuf *buf, struct vm_fault *vmf,
 	seg = udmabuf_seg_of(buf, pg);
 	mutex_lock(&buf->lock);
 	err = udmabuf_fill_locked(buf, pg, 1, write, &zapped,
-				  &udmabuf_stats.lazy_pages);
+				  &udmabuf_stats.lazy_pages, NULL);
 	if (err) {
 		mutex_unlock(&buf->lock);
 		/*
@@ -566,7 +634,8 @@ struct udmabuf_map *udmabuf_map_pages(struct udmabuf *buf, struct device *dev,
 	ret = 0;
 	if (!present && !buf->pinned)
 		ret = udmabuf_fill_locked(buf, 0, buf->pagecount, true,
-					  &zapped, &udmabuf_stats.lazy_pages);
+					  &zapped, &udmabuf_stats.lazy_pages,
+					  NULL);
 	/* A buffer that is all holes has no page for the CPU to sync. */
 	if (!ret && buf->pagecount > buf->holes)
 		ret = sg_alloc_table(&map->sgt, buf->pagecount - buf->holes,
