@@ -77,8 +77,9 @@ struct udmabuf {
 	 * behalf: see udmabuf_follow.c).
 	 */
 	struct folio **folios;
-	/* Pages whose folio left the page cache while pinned. */
+	/* Pages whose folio left the page cache while pinned, and how many. */
 	unsigned long *stale;
+	pgoff_t nr_stale;
 	/* Pages that CPU mmaps map to the zero page (holes). */
 	unsigned long *zero;
 	/* Pinned attachments and vmaps: while non-zero, no page changes. */

@@ -285,7 +285,7 @@ int udmabuf_pin_pages(struct udmabuf *buf)
 	int ret = 0;
 
 	mutex_lock(&buf->lock);
-	if (!buf->pinned)
+	if (!buf->pinned && buf->holes)
 		ret = udmabuf_fill_locked(buf, 0, buf->pagecount, true,
 					  &zapped, &udmabuf_stats.lazy_pages,
 					  NULL);
@@ -318,10 +318,12 @@ void udmabuf_unpin_pages(struct udmabuf *buf)
 		return;
 	}
 	atomic_long_dec(&udmabuf_stats.live_pins);
-	if (--buf->pinned) {
+	/* Nothing changed meanwhile: an importer's frame costs no scan. */
+	if (--buf->pinned || !buf->nr_stale) {
 		mutex_unlock(&buf->lock);
 		return;
 	}
+	buf->nr_stale = 0;
 	for_each_set_bit(pg, buf->stale, buf->pagecount)
 		udmabuf_span_add(&changed, pg);
 	udmabuf_zap(buf, &changed);
@@ -380,7 +382,8 @@ static void udmabuf_drop_removed(struct udmabuf_seg *seg, pgoff_t pg,
 			continue;
 		if (!buf->pinned) {
 			udmabuf_span_add(changed, i);
-		} else if (!test_and_set_bit(i, buf->stale)) {
+		} else if (!__test_and_set_bit(i, buf->stale)) {
+			buf->nr_stale++;
 			atomic_long_inc(&udmabuf_stats.frozen_pages);
 		}
 	}
