@@ -54,19 +54,18 @@ static struct dentry *udmabuf_debugfs;
 
 static int udmabuf_stats_show(struct seq_file *m, void *unused)
 {
-	seq_printf(m, "removed_pages %ld\nfrozen_pages %ld\n",
-		   atomic_long_read(&udmabuf_stats.removed_pages),
-		   atomic_long_read(&udmabuf_stats.frozen_pages));
-	seq_printf(m, "eager_pages %ld\nlazy_pages %ld\n",
-		   atomic_long_read(&udmabuf_stats.eager_pages),
-		   atomic_long_read(&udmabuf_stats.lazy_pages));
-	seq_printf(m, "resyncs %ld\nzero_maps %ld\n",
-		   atomic_long_read(&udmabuf_stats.resyncs),
-		   atomic_long_read(&udmabuf_stats.zero_maps));
-	seq_printf(m, "live_buffers %ld\nlive_pins %ld\nlive_watches %ld\n",
-		   atomic_long_read(&udmabuf_stats.live_buffers),
-		   atomic_long_read(&udmabuf_stats.live_pins),
-		   atomic_long_read(&udmabuf_stats.live_watches));
+	static const char *const names[] = {
+		"removed_pages", "frozen_pages", "eager_pages", "lazy_pages",
+		"resyncs", "zero_maps", "live_buffers", "live_pins",
+		"live_watches",
+	};
+	const atomic_long_t *v = (const atomic_long_t *)&udmabuf_stats;
+	unsigned int i;
+
+	BUILD_BUG_ON(sizeof(udmabuf_stats) != sizeof(names) / sizeof(*names) *
+		     sizeof(atomic_long_t));
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		seq_printf(m, "%s %ld\n", names[i], atomic_long_read(&v[i]));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(udmabuf_stats);
