@@ -488,6 +488,53 @@ TEST(list_several_memfds)
 	close(dev);
 }
 
+/*
+ * A buffer beyond the first GiB of its memfd, where the kernel's map of the
+ * watched pages has a bit for several pages: faults on the buffer's pages
+ * still reach it, and faults on their neighbours under the same bit (read
+ * back for nobody) change nothing.  A raw reader, no SYNC.
+ */
+TEST(far_watch)
+{
+	const uint64_t far = 4UL << 30, win = 16;
+	const unsigned long base = far / PS;
+	volatile uint64_t *map;
+	uint64_t *mem;
+	int memfd, dev, dbuf;
+
+	dev = open("/dev/udmabuf", O_RDWR);
+	ASSERT_LE(0, dev);
+	memfd = ub_memfd(UB_SHMEM, far + win * PS);
+	ASSERT_LE(0, memfd);
+	mem = mmap(NULL, win * PS, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		   far);
+	ASSERT_NE(MAP_FAILED, mem);
+	ub_fill(mem - base * (PS / 8), base, win, 1);
+	dbuf = ub_create(dev, memfd, far + 4 * PS, 2 * PS);
+	ASSERT_LE(0, dbuf);
+	map = mmap(NULL, 2 * PS, PROT_READ, MAP_SHARED, dbuf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(-1, ub_check(map, base + 4, 0, 2, 1));
+
+	/*
+	 * The buffer's pages and their neighbours, punched: the reader maps
+	 * the holes (zero pages).  Rewritten: only the faults' updates take
+	 * the zero pages away (see eager_off_control).
+	 */
+	ASSERT_EQ(0, ub_punch(memfd, far + 2 * PS, 6 * PS));
+	ASSERT_EQ(0, map[0]);
+	ASSERT_EQ(0, map[PS / 8]);
+	ub_fill(mem - base * (PS / 8), base + 2, 6, 2);
+	EXPECT_EQ(-1, ub_check(map, base + 4, 0, 2, 2));
+	EXPECT_EQ(-1, ub_check((uint64_t *)mem, base, 8, 8, 1));
+
+	munmap((void *)map, 2 * PS);
+	munmap(mem, win * PS);
+	close(dbuf);
+	close(memfd);
+	close(dev);
+}
+
 static int recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
