@@ -464,6 +464,15 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 		udmabuf_drop_removed(seg, pg + i, nr - i, &changed);
 		udmabuf_fill_locked(buf, pg + i, nr - i, false, &zapped,
 				    &udmabuf_stats.eager_pages, update);
+	} else {
+		/*
+		 * Pinned: the folio it holds may have left the page cache,
+		 * the removal's call not come yet.  The last unpin looks it
+		 * up again.
+		 */
+		for (; i < nr; i++)
+			if (!__test_and_set_bit(pg + i, buf->stale))
+				buf->nr_stale++;
 	}
 	mutex_unlock(&buf->lock);
 	udmabuf_zap(buf, &zapped);
