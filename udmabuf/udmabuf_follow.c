@@ -128,7 +128,7 @@ static void udmabuf_set(struct udmabuf *buf, pgoff_t pg, struct folio *folio)
 	buf->holes += !folio - !buf->folios[pg];
 	if (buf->folios[pg])
 		folio_put(buf->folios[pg]);
-	/* udmabuf_update() glances at it without the lock. */
+	/* udmabuf_refilled() glances at it without the lock. */
 	WRITE_ONCE(buf->folios[pg], folio);
 	buf->gen++;
 }
@@ -156,12 +156,29 @@ static struct folio *udmabuf_update_folio(struct udmabuf_seg *seg,
 	folio = udmabuf_update_at(u, idx);
 	if (!folio_try_get(folio))
 		return NULL;
+	/* A lookup, which then refuses it, sees a count near overflow. */
 	if (READ_ONCE(folio->mapping) != seg->memfd->f_mapping ||
-	    idx - folio->index >= folio_nr_pages(folio)) {
+	    idx - folio->index >= folio_nr_pages(folio) ||
+	    folio_ref_count(folio) > INT_MAX / 2) {
 		folio_put(folio);
 		return NULL;
 	}
 	return folio;
+}
+
+/* Under buf->lock: fill the hole at buffer page @pg with a reference. */
+static void udmabuf_fill_page(struct udmabuf *buf, pgoff_t pg,
+			      struct folio *folio, struct udmabuf_span *zapped,
+			      atomic_long_t *count)
+{
+	/* udmabuf_refilled() glances at it without the lock. */
+	WRITE_ONCE(buf->folios[pg], folio);
+	buf->holes--;
+	buf->gen++;
+	atomic_long_inc(count);
+	/* Under buf->lock: no atomic needed to test. */
+	if (test_bit(pg, buf->zero) && test_and_clear_bit(pg, buf->zero))
+		udmabuf_span_add(zapped, pg);
 }
 
 /*
@@ -211,25 +228,22 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			continue;
 		}
 		/* The pages of a large folio that the segment also covers. */
-		n = folio_nr_pages(folio) - (idx & (folio_nr_pages(folio) - 1));
-		n = min3(n, end - pg, seg->start + seg->nr - pg);
+		n = folio_nr_pages(folio);
+		n = min3(n - (idx & (n - 1)), end - pg,
+			 seg->start + seg->nr - pg);
 		/* A reference a page: keep the count far from overflowing. */
 		if (folio_ref_count(folio) > INT_MAX / 2 - (int)n) {
 			folio_put(folio);
 			return -EOVERFLOW;
 		}
-		folio_ref_add(folio, n - 1);
+		if (n > 1)
+			folio_ref_add(folio, n - 1);
 		for (; n; n--, pg++) {
 			if (buf->folios[pg]) {
 				folio_put(folio);
 				continue;
 			}
-			udmabuf_set(buf, pg, folio);
-			atomic_long_inc(count);
-			/* Under buf->lock: no atomic needed to test. */
-			if (test_bit(pg, buf->zero) &&
-			    test_and_clear_bit(pg, buf->zero))
-				udmabuf_span_add(zapped, pg);
+			udmabuf_fill_page(buf, pg, folio, zapped, count);
 		}
 	}
 	return 0;
@@ -372,39 +386,39 @@ static void udmabuf_drop_removed(struct udmabuf_seg *seg, pgoff_t pg,
 	struct udmabuf *buf = seg->buf;
 	/* Filled before it is read: not worth zeroing on every fault. */
 	struct folio_batch fbatch __uninitialized;
-	pgoff_t i;
+	pgoff_t i, dropped = 0;
 
+	folio_batch_init(&fbatch);
 	for (i = pg; i < pg + nr; i++) {
 		struct folio *folio = buf->folios[i];
 
 		/* Parts of a large folio that a punch zeroed stay cached. */
 		if (!folio || READ_ONCE(folio->mapping) == mapping)
 			continue;
-		if (!buf->pinned) {
-			udmabuf_span_add(changed, i);
-		} else if (!__test_and_set_bit(i, buf->stale)) {
-			buf->nr_stale++;
-			atomic_long_inc(&udmabuf_stats.frozen_pages);
-		}
-	}
-	if (changed->lo > changed->hi)
-		return;
-	udmabuf_zap(buf, changed);
-	folio_batch_init(&fbatch);
-	for (i = changed->lo; i <= changed->hi; i++) {
-		struct folio *folio = buf->folios[i];
-
-		if (!folio || READ_ONCE(folio->mapping) == mapping)
+		if (buf->pinned) {
+			if (!__test_and_set_bit(i, buf->stale)) {
+				buf->nr_stale++;
+				atomic_long_inc(&udmabuf_stats.frozen_pages);
+			}
 			continue;
+		}
+		/* Before the first one goes, the CPU mmaps of the rest. */
+		if (!dropped++) {
+			struct udmabuf_span rest = { i, pg + nr - 1 };
+
+			udmabuf_zap(buf, &rest);
+		}
+		udmabuf_span_add(changed, i);
 		WRITE_ONCE(buf->folios[i], NULL);
 		buf->holes++;
 		buf->gen++;
-		atomic_long_inc(&udmabuf_stats.removed_pages);
 		/* As a truncation frees them: a batch at a time. */
 		if (!folio_batch_add(&fbatch, folio))
 			folios_put(&fbatch);
 	}
-	folios_put(&fbatch);
+	if (folio_batch_count(&fbatch))
+		folios_put(&fbatch);
+	atomic_long_add(dropped, &udmabuf_stats.removed_pages);
 }
 
 static void udmabuf_removed(struct mapping_watch *watch, pgoff_t first,
@@ -441,6 +455,7 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 	struct udmabuf_span changed = UDMABUF_SPAN_INIT;
 	struct udmabuf_span zapped = UDMABUF_SPAN_INIT;
 	struct udmabuf *buf = seg->buf;
+	struct folio *folio;
 	pgoff_t pg, nr, i;
 
 	if (!READ_ONCE(udmabuf_follow_faults) ||
@@ -448,9 +463,9 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 		return;
 	/* Most faults map what the buffer holds: glance without the lock. */
 	for (i = 0; i < nr; i++) {
-		struct folio *folio = READ_ONCE(buf->folios[pg + i]);
 		pgoff_t idx = seg->first + (pg + i - seg->start);
 
+		folio = READ_ONCE(buf->folios[pg + i]);
 		if (!folio ||
 		    (update && folio != udmabuf_update_at(update, idx)))
 			break;
@@ -460,7 +475,15 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 	mutex_lock(&buf->lock);
 	if (update && mapping_watch_read_retry(watch, update->seq))
 		update = NULL;
-	if (!buf->pinned) {
+	/* The common refault: one hole, nothing to drop, no lookup. */
+	folio = NULL;
+	if (!buf->pinned && nr - i == 1 && !buf->folios[pg + i])
+		folio = udmabuf_update_folio(seg, update, seg->first +
+					     (pg + i - seg->start));
+	if (folio) {
+		udmabuf_fill_page(buf, pg + i, folio, &zapped,
+				  &udmabuf_stats.eager_pages);
+	} else if (!buf->pinned) {
 		udmabuf_drop_removed(seg, pg + i, nr - i, &changed);
 		udmabuf_fill_locked(buf, pg + i, nr - i, false, &zapped,
 				    &udmabuf_stats.eager_pages, update);
