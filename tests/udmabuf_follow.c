@@ -535,6 +535,64 @@ TEST(far_watch)
 	close(dev);
 }
 
+/* Punch memfd page @pg under a raw reader, read the hole, rewrite it. */
+static long follow_one(int memfd, uint64_t *mem, volatile uint64_t *map,
+		       unsigned long pg, unsigned int gen)
+{
+	if (ub_punch(memfd, pg * PS, PS) || map[0])
+		return -2;
+	ub_fill(mem, pg, 1, gen);
+	return ub_check(map, pg, 0, 1, gen);
+}
+
+/*
+ * The kernel's map of watched pages when watches go: a buffer next to one
+ * that closes (bits in the same word), and one near the start of a memfd
+ * after a far one (which grew the map to a bit for several pages) closed,
+ * still follow faults.  A raw reader, no SYNC.
+ */
+TEST(watch_map_removal)
+{
+	const uint64_t far = 4UL << 30;
+	volatile uint64_t *map[3];
+	int memfd, dev, dbuf[3], i;
+	uint64_t *mem;
+
+	dev = open("/dev/udmabuf", O_RDWR);
+	ASSERT_LE(0, dev);
+	memfd = ub_memfd(UB_SHMEM, far + PS);
+	ASSERT_LE(0, memfd);
+	mem = ub_map_memfd(UB_SHMEM, memfd, 16 * PS);
+	ASSERT_NE(NULL, mem);
+	ub_fill(mem, 0, 16, 1);
+	/* Buffers over page 4, page 5, and the memfd's last page. */
+	dbuf[0] = ub_create(dev, memfd, 4 * PS, PS);
+	dbuf[1] = ub_create(dev, memfd, 5 * PS, PS);
+	dbuf[2] = ub_create(dev, memfd, far, PS);
+	for (i = 0; i < 3; i++) {
+		ASSERT_LE(0, dbuf[i]);
+		map[i] = mmap(NULL, PS, PROT_READ, MAP_SHARED, dbuf[i], 0);
+		ASSERT_NE(MAP_FAILED, map[i]);
+	}
+	EXPECT_EQ(-1, follow_one(memfd, mem, map[0], 4, 2));
+
+	/* Its neighbour goes: page 4 is still watched. */
+	munmap((void *)map[1], PS);
+	close(dbuf[1]);
+	EXPECT_EQ(-1, follow_one(memfd, mem, map[0], 4, 3));
+
+	/* The far one goes: still watched. */
+	munmap((void *)map[2], PS);
+	close(dbuf[2]);
+	EXPECT_EQ(-1, follow_one(memfd, mem, map[0], 4, 4));
+
+	munmap((void *)map[0], PS);
+	close(dbuf[0]);
+	munmap(mem, 16 * PS);
+	close(memfd);
+	close(dev);
+}
+
 static int recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
