@@ -491,8 +491,8 @@ TEST(list_several_memfds)
 /*
  * A buffer beyond the first GiB of its memfd, where the kernel's map of the
  * watched pages has a bit for several pages: faults on the buffer's pages
- * still reach it, and faults on their neighbours under the same bit (read
- * back for nobody) change nothing.  A raw reader, no SYNC.
+ * still reach it, and a punch and refault of a neighbour under the same bit
+ * (read back for nobody) leaves it as it was.  A raw reader, no SYNC.
  */
 TEST(far_watch)
 {
@@ -526,7 +526,9 @@ TEST(far_watch)
 	ASSERT_EQ(0, map[PS / 8]);
 	ub_fill(mem - base * (PS / 8), base + 2, 6, 2);
 	EXPECT_EQ(-1, ub_check(map, base + 4, 0, 2, 2));
-	EXPECT_EQ(-1, ub_check((uint64_t *)mem, base, 8, 8, 1));
+	ASSERT_EQ(0, ub_punch(memfd, far + 6 * PS, PS));
+	ub_fill(mem - base * (PS / 8), base + 6, 1, 3);
+	EXPECT_EQ(-1, ub_check(map, base + 4, 0, 2, 2));
 
 	munmap((void *)map, 2 * PS);
 	munmap(mem, win * PS);
@@ -546,49 +548,62 @@ static long follow_one(int memfd, uint64_t *mem, volatile uint64_t *map,
 }
 
 /*
- * The kernel's map of watched pages when watches go: a buffer next to one
- * that closes (bits in the same word), and one near the start of a memfd
- * after a far one (which grew the map to a bit for several pages) closed,
- * still follow faults.  A raw reader, no SYNC.
+ * The kernel's map of watched pages when watches go, with a raw reader (no
+ * SYNC) of a buffer that stays:
+ *  - a bit a page (watches within the first GiB): a neighbour in the same
+ *    word of the map goes;
+ *  - a bit for 8 pages (4 GiB in, word 2048 of the map): a watch 8 pages
+ *    on, in the same word, goes;
+ *  - the far watches go, and the map shrinks back to a bit a page.
+ * The buffers that stay must still follow a punch and rewrite by faults.
  */
 TEST(watch_map_removal)
 {
-	const uint64_t far = 4UL << 30;
-	volatile uint64_t *map[3];
-	int memfd, dev, dbuf[3], i;
-	uint64_t *mem;
+	const unsigned long far = 1UL << 20;	/* pages: 4 GiB in */
+	const unsigned long pages[4] = { 4, 5, far, far + 8 };
+	volatile uint64_t *map[4];
+	uint64_t *near, *tail, *farmem;
+	int memfd, dev, dbuf[4], i;
 
 	dev = open("/dev/udmabuf", O_RDWR);
 	ASSERT_LE(0, dev);
-	memfd = ub_memfd(UB_SHMEM, far + PS);
+	memfd = ub_memfd(UB_SHMEM, (far + 16) * PS);
 	ASSERT_LE(0, memfd);
-	mem = ub_map_memfd(UB_SHMEM, memfd, 16 * PS);
-	ASSERT_NE(NULL, mem);
-	ub_fill(mem, 0, 16, 1);
-	/* Buffers over page 4, page 5, and the memfd's last page. */
-	dbuf[0] = ub_create(dev, memfd, 4 * PS, PS);
-	dbuf[1] = ub_create(dev, memfd, 5 * PS, PS);
-	dbuf[2] = ub_create(dev, memfd, far, PS);
-	for (i = 0; i < 3; i++) {
+	near = ub_map_memfd(UB_SHMEM, memfd, 16 * PS);
+	ASSERT_NE(NULL, near);
+	tail = mmap(NULL, 16 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		    far * PS);
+	ASSERT_NE(MAP_FAILED, tail);
+	farmem = tail - far * (PS / 8);
+	ub_fill(near, 0, 16, 1);
+	ub_fill(farmem, far, 16, 1);
+	for (i = 0; i < 4; i++) {
+		/* The far ones come after the first removal. */
+		if (i == 2) {
+			munmap((void *)map[1], PS);
+			close(dbuf[1]);
+			EXPECT_EQ(-1, follow_one(memfd, near, map[0], 4, 2));
+		}
+		dbuf[i] = ub_create(dev, memfd, pages[i] * PS, PS);
 		ASSERT_LE(0, dbuf[i]);
 		map[i] = mmap(NULL, PS, PROT_READ, MAP_SHARED, dbuf[i], 0);
 		ASSERT_NE(MAP_FAILED, map[i]);
 	}
-	EXPECT_EQ(-1, follow_one(memfd, mem, map[0], 4, 2));
+	EXPECT_EQ(-1, follow_one(memfd, farmem, map[2], far, 2));
 
-	/* Its neighbour goes: page 4 is still watched. */
-	munmap((void *)map[1], PS);
-	close(dbuf[1]);
-	EXPECT_EQ(-1, follow_one(memfd, mem, map[0], 4, 3));
+	munmap((void *)map[3], PS);
+	close(dbuf[3]);
+	EXPECT_EQ(-1, follow_one(memfd, farmem, map[2], far, 3));
+	EXPECT_EQ(-1, follow_one(memfd, near, map[0], 4, 3));
 
-	/* The far one goes: still watched. */
 	munmap((void *)map[2], PS);
 	close(dbuf[2]);
-	EXPECT_EQ(-1, follow_one(memfd, mem, map[0], 4, 4));
+	EXPECT_EQ(-1, follow_one(memfd, near, map[0], 4, 4));
 
 	munmap((void *)map[0], PS);
 	close(dbuf[0]);
-	munmap(mem, 16 * PS);
+	munmap(tail, 16 * PS);
+	munmap(near, 16 * PS);
 	close(memfd);
 	close(dev);
 }
