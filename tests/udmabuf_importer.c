@@ -467,11 +467,16 @@ TEST_F_TIMEOUT(importer, map_cycles_zap_nothing, 120)
 	slot = imp_attach(self->imp, self->dbuf, DYNAMIC);
 	ASSERT_LE(0, slot);
 	EXPECT_EQ(-1, SPLIT(self->map, 1));
-	before = minflt();
 	for (i = 0; i < 100; i++) {
 		ASSERT_EQ(0, imp_op(self->imp, UDMABUF_IMPORTER_MAP, slot));
 		ASSERT_EQ(0, imp_op(self->imp, UDMABUF_IMPORTER_UNMAP, slot));
 	}
+	/*
+	 * Only the second read is counted: the loop's own first calls may
+	 * fault in a page of this program's text, which a forked test has
+	 * not mapped yet.
+	 */
+	before = minflt();
 	EXPECT_EQ(-1, SPLIT(self->map, 1));
 	EXPECT_EQ(before, minflt());
 	EXPECT_EQ(0, imp_op(self->imp, UDMABUF_IMPORTER_DETACH, slot));
