@@ -65,10 +65,11 @@ struct udmabuf {
 	struct dma_buf *dmabuf;
 	bool follow;			/* the follow parameter at creation */
 	/*
-	 * Protects @folios, @stale, @zero, @pinned and @gen.  Taken by the
-	 * watch callbacks, with the memfd's inode lock held on removals, and
-	 * inside the reservation lock.  Held while zapping the CPU mmaps of
-	 * pages it lets go of; never while telling importers.
+	 * Protects @folios, @stale, @nr_stale, @zero, @pinned, @gen and
+	 * @holes.  Taken by the watch callbacks, with the memfd's inode lock
+	 * held on removals, and inside the reservation lock.  Held while
+	 * zapping the CPU mmaps of pages it lets go of; never while telling
+	 * importers.
 	 */
 	struct mutex lock;
 	/*
