@@ -169,6 +169,20 @@ static struct {
 
 static struct hmir_device hmir_devices[HMIR_NDEVICES];
 static unsigned int hmir_nr_devices;
+
+/*
+ * No device page may stay device-exclusive.  On this kernel a page made
+ * device-exclusive gives up its mapcount and keeps its reference, so no
+ * migration finds its mapping: a chunk eviction (release, unload) that
+ * met such a device page never moved it, and waited, unkillable.
+ * HMM_DMIRROR_EXCLUSIVE therefore moves the device coherent pages of the
+ * range to system memory first, and gives exclusive access back at once
+ * for any device page that a racing migration put there.  Exclusive
+ * requests hold this semaphore for read from the grant until such a page
+ * is mapped again; eviction passes hold it for write, so a pass never sees
+ * that window.
+ */
+static DECLARE_RWSEM(hmir_exclusive_sem);
 static dev_t hmir_devt;
 static struct dentry *hmir_debugfs;
 static const struct dev_pagemap_ops hmir_pagemap_ops;
@@ -897,6 +911,7 @@ static void hmir_evict_once(struct hmir_chunk *chunk, unsigned long *src,
 
 	memset(src, 0, npages * sizeof(*src));
 	memset(dst, 0, npages * sizeof(*dst));
+	down_write(&hmir_exclusive_sem);
 	migrate_device_range(src, first, npages);
 	for (i = 0; i < npages; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]);
@@ -913,6 +928,7 @@ static void hmir_evict_once(struct hmir_chunk *chunk, unsigned long *src,
 	}
 	migrate_device_pages(src, dst, npages);
 	migrate_device_finalize(src, dst, npages);
+	up_write(&hmir_exclusive_sem);
 }
 
 /*
@@ -1164,31 +1180,117 @@ static int hmir_map_exclusive(struct hmir_mirror *mir, unsigned long addr,
 	return ret;
 }
 
+/*
+ * Has @mdev device coherent memory in use, or being released?  A hint: a
+ * page a device gets after this said no is caught after the grant.
+ */
+static bool hmir_has_coherent_memory(struct hmir_device *mdev)
+{
+	bool ret;
+
+	if (hmir_is_private(mdev))
+		return false;
+	mutex_lock(&mdev->chunks_lock);
+	ret = !list_empty(&mdev->chunks) || mdev->removing;
+	mutex_unlock(&mdev->chunks_lock);
+	return ret;
+}
+
+/*
+ * Moves the device coherent pages of this module's devices in [addr, end),
+ * at most HMIR_BATCH pages, to system memory.  Called with the mmap lock
+ * held.
+ */
+static noinline_for_stack void hmir_coherent_to_sys(struct mm_struct *mm,
+						    unsigned long addr,
+						    unsigned long end)
+{
+	unsigned long src[HMIR_BATCH], dst[HMIR_BATCH];
+	struct vm_area_struct *vma;
+	struct migrate_vma args;
+	unsigned int i;
+
+	while (addr < end && (vma = find_vma_intersection(mm, addr, end))) {
+		for (i = 0; i < hmir_nr_devices; i++) {
+			if (!hmir_has_coherent_memory(&hmir_devices[i]))
+				continue;
+			memset(&args, 0, sizeof(args));
+			args.vma = vma;
+			args.src = src;
+			args.dst = dst;
+			args.start = max(addr, vma->vm_start);
+			args.end = min(end, vma->vm_end);
+			args.pgmap_owner = &hmir_devices[i];
+			args.flags = MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+			if (migrate_vma_setup(&args))
+				break;
+			hmir_copy_to_sys(&args, &hmir_devices[i]);
+			migrate_vma_pages(&args);
+			migrate_vma_finalize(&args);
+		}
+		addr = min(end, vma->vm_end);
+	}
+}
+
+/*
+ * Gives back the exclusive access granted at the pages of [addr, addr + n
+ * pages) set in @device: a CPU write fault there maps the page again (the
+ * grant needed a writable VMA).  Not killable: a pending kill must not
+ * leave a device page exclusive.  Called with the mmap lock held.
+ */
+static void hmir_unexclusive(struct mm_struct *mm, unsigned long addr,
+			     int n, unsigned long device)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!(device & BIT(i)))
+			continue;
+		if (fixup_user_fault(mm, addr + i * PAGE_SIZE,
+				     FAULT_FLAG_WRITE, NULL))
+			pr_warn_ratelimited("device page left exclusive at %#lx\n",
+					    addr + i * PAGE_SIZE);
+	}
+}
+
 /* HMM_DMIRROR_EXCLUSIVE: take pages for atomic device access. */
 static int hmir_exclusive(struct hmir_mirror *mir, struct hmm_dmirror_cmd *cmd)
 {
 	struct mm_struct *mm = mir->notifier.mm;
 	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
 	struct page *pages[HMIR_BATCH];
-	unsigned long addr, next;
+	unsigned long addr, next, device;
 	int ret = 0, n, i;
 
+	BUILD_BUG_ON(HMIR_BATCH > BITS_PER_LONG);
 	if (!mmget_not_zero(mm))
 		return -EINVAL;
 	mmap_read_lock(mm);
 	for (addr = cmd->addr; addr < end; addr = next) {
 		next = min(end, addr + HMIR_BATCH * PAGE_SIZE);
+		hmir_coherent_to_sys(mm, addr, next);
+		if (down_read_killable(&hmir_exclusive_sem)) {
+			ret = -EINTR;
+			break;
+		}
 		n = make_device_exclusive_range(mm, addr, next, pages, NULL);
 		if (n < 0) {
+			up_read(&hmir_exclusive_sem);
 			ret = n;
 			break;
 		}
-		/* Map only if every page was made exclusive. */
+		/* Map only if all were made exclusive, in system memory. */
 		if (n != (next - addr) >> PAGE_SHIFT)
 			ret = -EBUSY;
-		for (i = 0; i < n && !ret; i++)
+		device = 0;
+		for (i = 0; i < n; i++) {
 			if (!pages[i])
 				ret = -EBUSY;
+			else if (is_zone_device_page(pages[i]))
+				device |= BIT(i);
+		}
+		if (device)
+			ret = -EBUSY;
 		if (!ret)
 			ret = hmir_map_exclusive(mir, addr, n, pages);
 		for (i = 0; i < n; i++) {
@@ -1197,6 +1299,8 @@ static int hmir_exclusive(struct hmir_mirror *mir, struct hmm_dmirror_cmd *cmd)
 				put_page(pages[i]);
 			}
 		}
+		hmir_unexclusive(mm, addr, n, device);
+		up_read(&hmir_exclusive_sem);
 		if (ret)
 			break;
 	}

@@ -142,4 +142,142 @@ TEST_F_TIMEOUT(release, during_migrate, 300)
 	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
 }
 
+struct releaser {
+	int fd;
+	volatile int done;
+	int err;
+};
+
+static void *releaser(void *arg)
+{
+	struct releaser *rl = arg;
+	struct hmm_dmirror_cmd c = { .npages = 1 };
+
+	rl->err = ioctl(rl->fd, HMM_DMIRROR_RELEASE, &c) ? errno : 0;
+	rl->done = 1;
+	return NULL;
+}
+
+/*
+ * Exclusive (atomic) access to memory on the device, then a release.  On
+ * 6.12 a page made device-exclusive loses its mapcount, so no migration
+ * can move it: a release that met one waited for it forever, unkillable.
+ * After RELEASE_WAIT seconds the test touches the pages, in case that lets
+ * such a release end, and fails.  With hmm_mirror.ko before the fix it did
+ * not end: the release thread stays in D state and only the harness's (or
+ * the VM's) timeout ends the test.
+ */
+#define RELEASE_WAIT	30
+
+TEST_F_TIMEOUT(release, exclusive_on_device, 120)
+{
+	struct hmm_dmirror_cmd c = {
+		.addr = (uintptr_t)self->r.mem,
+		.npages = NPAGES,
+	};
+	static uint32_t dev[NPAGES * PS / 4];
+	struct releaser rl = { .fd = self->r.fd };
+	volatile uint32_t *mem = self->r.mem;
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	unsigned long i, waited;
+	pthread_t th;
+
+	for (i = 0; i < NPAGES * PS / 4; i++)
+		mem[i] = 0x5a000000 ^ i;
+	c.ptr = (uintptr_t)dev;
+	ASSERT_EQ(0, ioctl(self->r.fd, HMM_DMIRROR_MIGRATE_TO_DEV, &c))
+		TH_LOG("migrate: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(self->r.fd, HMM_DMIRROR_EXCLUSIVE, &c))
+		TH_LOG("exclusive: %s", strerror(errno));
+	for (i = 0; i < NPAGES * PS / 4; i++)
+		ASSERT_EQ(0x5a000000 ^ i, dev[i]) TH_LOG("word %lu", i);
+	/* The device holds the pages for atomic access. */
+	ASSERT_EQ(-1, ioctl(self->r.fd, HMM_DMIRROR_CHECK_EXCLUSIVE, &c));
+	ASSERT_EQ(EPERM, errno);
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, releaser, &rl));
+	for (waited = 0; !rl.done && waited < RELEASE_WAIT * 100; waited++)
+		nanosleep(&tick, NULL);
+	if (!rl.done) {
+		/* The CPU's touch ends the exclusive access. */
+		for (i = 0; i < NPAGES; i++)
+			(void)mem[i * PS / 4];
+	}
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_LT(waited, RELEASE_WAIT * 100)
+		TH_LOG("the release waited for exclusive pages");
+	EXPECT_EQ(0, rl.err) TH_LOG("release: %s", strerror(rl.err));
+	for (i = 0; i < NPAGES * PS / 4; i++)
+		ASSERT_EQ(0x5a000000 ^ i, mem[i]) TH_LOG("word %lu", i);
+	munmap(self->r.mem, NPAGES * PS);
+	close(self->r.fd);
+	self->r.fd = -1;
+	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
+}
+
+static void *exclusiver(void *arg)
+{
+	static uint32_t dev[NPAGES * PS / 4];
+	struct race *r = arg;
+
+	while (!r->stop) {
+		struct hmm_dmirror_cmd c = {
+			.addr = (uintptr_t)r->mem,
+			.ptr = (uintptr_t)dev,
+			.npages = NPAGES,
+		};
+
+		/*
+		 * A page a racing migration put on the device: EBUSY; one it
+		 * took before the read back: ENOENT.
+		 */
+		if (ioctl(r->fd, HMM_DMIRROR_EXCLUSIVE, &c) && errno != EBUSY &&
+		    errno != ENOENT) {
+			snprintf(r->why, sizeof(r->why), "exclusive: %s",
+				 strerror(errno));
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Releases while one thread migrates to the device and another takes the
+ * same pages for exclusive access: every release must return (a hang here
+ * is unkillable, bounded only by the harness), and the migrator's data
+ * must read whole.
+ */
+TEST_F_TIMEOUT(release, during_exclusive, 300)
+{
+	struct hmm_dmirror_cmd c = { .addr = (uintptr_t)self->r.mem,
+				     .npages = 1 };
+	struct timespec t0, t;
+	pthread_t mig, excl;
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, pthread_create(&mig, NULL, migrator, &self->r));
+	ASSERT_EQ(0, pthread_create(&excl, NULL, exclusiver, &self->r));
+	for (i = 0; i < RELEASES; i++) {
+		if (ioctl(self->r.fd, HMM_DMIRROR_RELEASE, &c)) {
+			snprintf(self->r.why, sizeof(self->r.why),
+				 "release: %s", strerror(errno));
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (self->r.why[0] || t.tv_sec - t0.tv_sec >= SECONDS)
+			break;
+	}
+	self->r.stop = 1;
+	ASSERT_EQ(0, pthread_join(mig, NULL));
+	ASSERT_EQ(0, pthread_join(excl, NULL));
+	ASSERT_EQ(0, self->r.why[0]) TH_LOG("%s", self->r.why);
+	printf("# %d releases during %lu migrations\n", i, self->r.rounds);
+	EXPECT_LT(0, self->r.rounds);
+	munmap(self->r.mem, NPAGES * PS);
+	close(self->r.fd);
+	self->r.fd = -1;
+	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
+}
+
 TEST_HARNESS_MAIN
