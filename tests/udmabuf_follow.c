@@ -537,6 +537,71 @@ TEST(far_watch)
 	close(dev);
 }
 
+/* Is page @pg of @map present in this process's page table? */
+static int page_present(const void *map, unsigned long pg)
+{
+	uint64_t ent = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &ent, sizeof(ent),
+		  ((uintptr_t)map / PS + pg) * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return !!(ent >> 63);
+}
+
+/*
+ * A hole that another buffer's creation fills (no fault, no write(2)),
+ * then mapped by the fault-around of a read fault on a hole next to it:
+ * the memfd mapping then writes that page without a fault of its own.  The
+ * fault-around's update must reach the buffer over the page although the
+ * fault-around did not map the faulting page, or the buffer's reader keeps
+ * the zero page (found by udmabuf_fuzz).
+ */
+TEST(fault_around_neighbour)
+{
+	/* Page 5 is in the window of a fault on page 4 for any size >= 8K. */
+	const unsigned long win = 16, nb = 5;
+	volatile uint64_t *map;
+	int memfd, dev, dbuf, other;
+	uint64_t *mem;
+
+	dev = open("/dev/udmabuf", O_RDWR);
+	ASSERT_LE(0, dev);
+	memfd = ub_memfd(UB_SHMEM, win * PS);
+	ASSERT_LE(0, memfd);
+	mem = ub_map_memfd(UB_SHMEM, memfd, win * PS);
+	ASSERT_NE(NULL, mem);
+	ub_fill(mem, 0, win, 1);
+	dbuf = ub_create(dev, memfd, nb * PS, PS);
+	ASSERT_LE(0, dbuf);
+	map = mmap(NULL, PS, PROT_READ, MAP_SHARED, dbuf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(-1, ub_check(map, nb, 0, 1, 1));
+
+	ASSERT_EQ(0, ub_punch(memfd, 0, win * PS));
+	ASSERT_EQ(0, map[0]);
+	other = ub_create(dev, memfd, nb * PS, PS);
+	ASSERT_LE(0, other);
+	ASSERT_EQ(0, page_present(mem, nb));
+	ASSERT_EQ(0, mem[(nb - 1) * (PS / 8)]);
+	/* What this test is about: the read mapped its neighbour too. */
+	if (page_present(mem, nb) != 1)
+		SKIP(goto out, "the read mapped no neighbour: fault_around_bytes");
+	ub_fill(mem, nb, 1, 2);
+	EXPECT_EQ(-1, ub_check(map, nb, 0, 1, 2));
+
+out:
+	munmap((void *)map, PS);
+	munmap(mem, win * PS);
+	close(other);
+	close(dbuf);
+	close(memfd);
+	close(dev);
+}
+
 /* Punch memfd page @pg under a raw reader, read the hole, rewrite it. */
 static long follow_one(int memfd, uint64_t *mem, volatile uint64_t *map,
 		       unsigned long pg, unsigned int gen)
