@@ -338,8 +338,10 @@ static inline bool fz_weak_ok(const struct fz_thread *t, uint32_t m,
 
 	if (!v)
 		return true;
+	/* Other threads write it while a kernel copy reads it. */
 	if (m & CHURN_BIT)
-		return v >> 24 == (TAG_MAGIC << 24 | (m & ~CHURN_BIT)) && g;
+		return (v >> 24 == (TAG_MAGIC << 24 | (m & ~CHURN_BIT)) && g) ||
+		       ub_torn_tag(v, m & ~CHURN_BIT);
 	return v >> 24 == (TAG_MAGIC << 24 | m) && g && g <= t->maxgen[m];
 }
 

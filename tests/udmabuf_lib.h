@@ -38,6 +38,32 @@ static inline uint64_t ub_tag(unsigned long idx, unsigned int gen)
 	return TAG_MAGIC << 48 | (uint64_t)idx << 24 | gen;
 }
 
+/*
+ * Is @w a tag of memfd page @idx read while it was being stored over a
+ * zeroed word?  Readers that copy byte by byte (the kernel's memcpy() and
+ * copy_to_user(), rep movsb: a byte at a time under TCG) may see the high
+ * bytes of the new tag above the low bytes of the zeroes: some low bytes
+ * zero, the bytes above them those of a tag of @idx (any generation).
+ * Zero and whole tags are not torn.  A page being cleared under such a
+ * reader looks the same, so this is for words of pages that are being
+ * written, not a test of which page a view maps.
+ */
+static inline bool ub_torn_tag(uint64_t w, unsigned long idx)
+{
+	const uint64_t gen_mask = 0xffffff;
+	uint64_t want = ub_tag(idx, 0);
+	int k;
+
+	for (k = 1; k < 8; k++) {
+		uint64_t low = (1ULL << (8 * k)) - 1;
+
+		if (!(w & low) && (w & ~low) &&
+		    (w & ~low & ~gen_mask) == (want & ~low & ~gen_mask))
+			return true;
+	}
+	return false;
+}
+
 static inline int ub_memfd(enum ub_kind kind, size_t size)
 {
 	unsigned int flags = MFD_ALLOW_SEALING;
