@@ -110,36 +110,52 @@ FIXTURE_TEARDOWN(release)
 	close(self->r.fd);
 }
 
-TEST_F_TIMEOUT(release, during_migrate, 300)
+/*
+ * Up to RELEASES releases, for at most SECONDS, until a thread of @r
+ * failed; then tells the threads to stop.  Returns the releases done.
+ */
+static int release_while_racing(struct race *r)
 {
-	struct hmm_dmirror_cmd c = { .addr = (uintptr_t)self->r.mem,
-				     .npages = 1 };
+	struct hmm_dmirror_cmd c = { .addr = (uintptr_t)r->mem, .npages = 1 };
 	struct timespec t0, t;
-	pthread_t th;
 	int i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ASSERT_EQ(0, pthread_create(&th, NULL, migrator, &self->r));
 	for (i = 0; i < RELEASES; i++) {
-		if (ioctl(self->r.fd, HMM_DMIRROR_RELEASE, &c)) {
-			snprintf(self->r.why, sizeof(self->r.why),
-				 "release: %s", strerror(errno));
+		if (ioctl(r->fd, HMM_DMIRROR_RELEASE, &c)) {
+			snprintf(r->why, sizeof(r->why), "release: %s",
+				 strerror(errno));
 			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (self->r.why[0] || t.tv_sec - t0.tv_sec >= SECONDS)
+		if (r->why[0] || t.tv_sec - t0.tv_sec >= SECONDS)
 			break;
 	}
-	self->r.stop = 1;
+	r->stop = 1;
+	return i;
+}
+
+/* The pages go back with the memory and the file: no device page left. */
+static long close_and_count_device_pages(struct race *r)
+{
+	munmap(r->mem, NPAGES * PS);
+	close(r->fd);
+	r->fd = -1;
+	return failnth_gauge(FAILNTH_HMM, "device_pages");
+}
+
+TEST_F_TIMEOUT(release, during_migrate, 300)
+{
+	pthread_t th;
+	int i;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, migrator, &self->r));
+	i = release_while_racing(&self->r);
 	ASSERT_EQ(0, pthread_join(th, NULL));
 	ASSERT_EQ(0, self->r.why[0]) TH_LOG("%s", self->r.why);
 	printf("# %d releases during %lu migrations\n", i, self->r.rounds);
 	EXPECT_LT(0, self->r.rounds);
-	/* The pages go back with the memory and the file. */
-	munmap(self->r.mem, NPAGES * PS);
-	close(self->r.fd);
-	self->r.fd = -1;
-	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
+	EXPECT_EQ(0, close_and_count_device_pages(&self->r));
 }
 
 struct releaser {
@@ -209,10 +225,7 @@ TEST_F_TIMEOUT(release, exclusive_on_device, 120)
 	EXPECT_EQ(0, rl.err) TH_LOG("release: %s", strerror(rl.err));
 	for (i = 0; i < NPAGES * PS / 4; i++)
 		ASSERT_EQ(0x5a000000 ^ i, mem[i]) TH_LOG("word %lu", i);
-	munmap(self->r.mem, NPAGES * PS);
-	close(self->r.fd);
-	self->r.fd = -1;
-	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
+	EXPECT_EQ(0, close_and_count_device_pages(&self->r));
 }
 
 static void *exclusiver(void *arg)
@@ -249,35 +262,18 @@ static void *exclusiver(void *arg)
  */
 TEST_F_TIMEOUT(release, during_exclusive, 300)
 {
-	struct hmm_dmirror_cmd c = { .addr = (uintptr_t)self->r.mem,
-				     .npages = 1 };
-	struct timespec t0, t;
 	pthread_t mig, excl;
 	int i;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_EQ(0, pthread_create(&mig, NULL, migrator, &self->r));
 	ASSERT_EQ(0, pthread_create(&excl, NULL, exclusiver, &self->r));
-	for (i = 0; i < RELEASES; i++) {
-		if (ioctl(self->r.fd, HMM_DMIRROR_RELEASE, &c)) {
-			snprintf(self->r.why, sizeof(self->r.why),
-				 "release: %s", strerror(errno));
-			break;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (self->r.why[0] || t.tv_sec - t0.tv_sec >= SECONDS)
-			break;
-	}
-	self->r.stop = 1;
+	i = release_while_racing(&self->r);
 	ASSERT_EQ(0, pthread_join(mig, NULL));
 	ASSERT_EQ(0, pthread_join(excl, NULL));
 	ASSERT_EQ(0, self->r.why[0]) TH_LOG("%s", self->r.why);
 	printf("# %d releases during %lu migrations\n", i, self->r.rounds);
 	EXPECT_LT(0, self->r.rounds);
-	munmap(self->r.mem, NPAGES * PS);
-	close(self->r.fd);
-	self->r.fd = -1;
-	EXPECT_EQ(0, failnth_gauge(FAILNTH_HMM, "device_pages"));
+	EXPECT_EQ(0, close_and_count_device_pages(&self->r));
 }
 
 TEST_HARNESS_MAIN
