@@ -52,6 +52,12 @@ struct udmabuf_seg *udmabuf_seg_of(struct udmabuf *buf, pgoff_t pg)
 	return &buf->segs[lo];
 }
 
+/* The memfd page index of buffer page @pg, which @seg covers. */
+static pgoff_t udmabuf_seg_index(const struct udmabuf_seg *seg, pgoff_t pg)
+{
+	return seg->first + (pg - seg->start);
+}
+
 /* A range of buffer pages that changed, to tell the views about. */
 struct udmabuf_span {
 	pgoff_t lo, hi;		/* empty while lo > hi */
@@ -217,7 +223,7 @@ static int udmabuf_fill_locked(struct udmabuf *buf, pgoff_t first, pgoff_t nr,
 			cond_resched();
 		}
 		seg = udmabuf_seg_of(buf, pg);
-		idx = seg->first + (pg - seg->start);
+		idx = udmabuf_seg_index(seg, pg);
 		folio = udmabuf_update_folio(seg, update, idx);
 		if (!folio)
 			folio = udmabuf_cache_get(seg->memfd, idx, alloc);
@@ -347,8 +353,7 @@ void udmabuf_unpin_pages(struct udmabuf *buf)
 
 		clear_bit(pg, buf->stale);
 		folio = udmabuf_cache_get(seg->memfd,
-					  seg->first + (pg - seg->start),
-					  false);
+					  udmabuf_seg_index(seg, pg), false);
 		udmabuf_set(buf, pg, IS_ERR(folio) ? NULL : folio);
 	}
 	mutex_unlock(&buf->lock);
@@ -369,6 +374,18 @@ static bool udmabuf_seg_span(const struct udmabuf_seg *seg, pgoff_t first,
 		return false;
 	*pg = seg->start + (lo - seg->first);
 	*nr = hi - lo + 1;
+	return true;
+}
+
+/*
+ * Under buf->lock, while pinned: buffer page @pg is for the last unpin to
+ * look up again.  Returns whether it was not marked yet.
+ */
+static bool udmabuf_mark_stale(struct udmabuf *buf, pgoff_t pg)
+{
+	if (__test_and_set_bit(pg, buf->stale))
+		return false;
+	buf->nr_stale++;
 	return true;
 }
 
@@ -396,10 +413,8 @@ static void udmabuf_drop_removed(struct udmabuf_seg *seg, pgoff_t pg,
 		if (!folio || READ_ONCE(folio->mapping) == mapping)
 			continue;
 		if (buf->pinned) {
-			if (!__test_and_set_bit(i, buf->stale)) {
-				buf->nr_stale++;
+			if (udmabuf_mark_stale(buf, i))
 				atomic_long_inc(&udmabuf_stats.frozen_pages);
-			}
 			continue;
 		}
 		/* Before the first one goes, the CPU mmaps of the rest. */
@@ -463,7 +478,7 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 		return;
 	/* Most faults map what the buffer holds: glance without the lock. */
 	for (i = 0; i < nr; i++) {
-		pgoff_t idx = seg->first + (pg + i - seg->start);
+		pgoff_t idx = udmabuf_seg_index(seg, pg + i);
 
 		folio = READ_ONCE(buf->folios[pg + i]);
 		if (!folio ||
@@ -478,8 +493,8 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 	/* The common refault: one hole, nothing to drop, no lookup. */
 	folio = NULL;
 	if (!buf->pinned && nr - i == 1 && !buf->folios[pg + i])
-		folio = udmabuf_update_folio(seg, update, seg->first +
-					     (pg + i - seg->start));
+		folio = udmabuf_update_folio(seg, update,
+					     udmabuf_seg_index(seg, pg + i));
 	if (folio) {
 		udmabuf_fill_page(buf, pg + i, folio, &zapped,
 				  &udmabuf_stats.eager_pages);
@@ -494,8 +509,7 @@ static void udmabuf_refilled(struct mapping_watch *watch, pgoff_t first,
 		 * up again.
 		 */
 		for (; i < nr; i++)
-			if (!__test_and_set_bit(pg + i, buf->stale))
-				buf->nr_stale++;
+			udmabuf_mark_stale(buf, pg + i);
 	}
 	mutex_unlock(&buf->lock);
 	udmabuf_zap(buf, &zapped);
@@ -618,8 +632,8 @@ vm_fault_t udmabuf_cpu_fault(struct udmabuf *buf, struct vm_fault *vmf,
 	}
 	folio = buf->folios[pg];
 	if (folio) {
-		struct page *page = folio_file_page(folio, seg->first +
-						    (pg - seg->start));
+		struct page *page = folio_file_page(folio,
+						    udmabuf_seg_index(seg, pg));
 
 		ret = vmf_insert_pfn_prot(vma, addr, page_to_pfn(page),
 					  vm_get_page_prot(vma->vm_flags));
@@ -694,7 +708,7 @@ struct udmabuf_map *udmabuf_map_pages(struct udmabuf *buf, struct device *dev,
 			if (!folio)
 				continue;
 			page = folio_file_page(folio,
-					       seg->first + (pg - seg->start));
+					       udmabuf_seg_index(seg, pg));
 			if (map->refs)
 				get_page(page);
 			sg_set_page(sg, page, PAGE_SIZE, 0);
